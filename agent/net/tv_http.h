@@ -39,6 +39,8 @@
 #define TV_HTTP_DEFAULT_BACKOFF     500   /* ms, first retry's ceiling */
 #define TV_HTTP_DEFAULT_BACKOFF_MAX 8000  /* ms */
 
+struct tv_http;
+
 /* Log levels of the callback, most important first. */
 enum tv_http_log_level {
     TV_HTTP_LOG_WARN = 0,  /* a retry scheduled, a request given up */

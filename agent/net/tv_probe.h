@@ -30,7 +30,7 @@
 #include "tv_mem.h"
 #include "tv_policy.h"
 
-#define TV_PROBE_REASON_MAX 256
+#define TV_PROBE_REASON_MAX 512
 
 struct tv_probe_job {
     /* Filled by the caller; must stay valid until tv_probe_run returns. */
