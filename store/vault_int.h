@@ -1,0 +1,93 @@
+/*
+ * vault_int.h - the vault handle and helpers shared by the files of the
+ * vault library (internal to store/).
+ */
+#ifndef TV_VAULT_INT_H
+#define TV_VAULT_INT_H
+
+#include <lmdb.h>
+
+#include "crypto.h"
+#include "record.h"
+#include "tv_vault.h"
+
+/* Database names; they are also MAC'd into every record. */
+#define TV_DB_META     "meta"
+#define TV_DB_SLOTS    "slots"
+#define TV_DB_SECRETS  "secrets"
+#define TV_DB_VERSIONS "versions"
+#define TV_DB_AUDIT    "audit"
+#define TV_DB_STATE    "state"
+
+#define TV_META_HEADER "header"
+#define TV_META_HEAD   "audit-head"
+
+#define TV_MAPSIZE ((size_t)1 << 30)
+
+struct tv_vault {
+    char *dir;
+    MDB_env *env;
+    MDB_dbi meta, slots, secrets, versions, audit, state;
+    int rdonly;
+    unsigned char id[TV_ID_LEN];
+    char id_hex[TV_VAULT_ID_HEXLEN + 1];
+    int64_t created;
+    struct tv_secret *keys; /* a struct tv_keys; NULL while locked */
+    char actor[TV_ACTOR_MAX + 1];
+};
+
+/* The unlocked keys of v (v->keys must be set). */
+#define TV_KEYS(v) ((const struct tv_keys *)(v)->keys->data)
+
+/* Maps an LMDB or errno code to a status with a message naming what. */
+enum tv_status tv_mdb_error(struct tv_vault *v, int rc, const char *what,
+                            struct tv_error *err);
+
+/* TV_EUNLOCK when v is locked. */
+enum tv_status tv_need_unlocked(struct tv_vault *v, struct tv_error *err);
+
+/* Begins a write transaction (TV_ERDONLY on a read-only vault). */
+enum tv_status tv_txn_write(struct tv_vault *v, MDB_txn **txn,
+                            struct tv_error *err);
+enum tv_status tv_txn_read(struct tv_vault *v, MDB_txn **txn,
+                           struct tv_error *err);
+
+/* Commits txn (always consumed). */
+enum tv_status tv_txn_commit(struct tv_vault *v, MDB_txn *txn,
+                             struct tv_error *err);
+
+/*
+ * Appends the record MAC to body and stores it under key in dbi (named db).
+ * flags are mdb_put's; MDB_KEYEXIST is returned as TV_EEXIST.
+ */
+enum tv_status tv_put_sealed(struct tv_vault *v, MDB_txn *txn, MDB_dbi dbi,
+                             const char *db, const struct tv_wbuf *key,
+                             struct tv_wbuf *body, unsigned flags,
+                             struct tv_error *err);
+
+/* The audit head held while a write transaction appends entries. */
+struct tv_audit_head {
+    uint64_t count;
+    unsigned char last[TV_MAC_LEN];
+};
+
+/* Reads and checks the head (a vault without one yet has count 0). */
+enum tv_status tv_audit_head_load(struct tv_vault *v, MDB_txn *txn,
+                                  struct tv_audit_head *h,
+                                  struct tv_error *err);
+enum tv_status tv_audit_head_store(struct tv_vault *v, MDB_txn *txn,
+                                   const struct tv_audit_head *h,
+                                   struct tv_error *err);
+
+/* Appends one entry in txn and advances h; NULL strings are empty. */
+enum tv_status tv_audit_append(struct tv_vault *v, MDB_txn *txn,
+                               struct tv_audit_head *h, const char *op,
+                               const char *service, const char *name,
+                               uint32_t version, const char *fp,
+                               const char *detail, struct tv_error *err);
+
+/* Fills the caller-visible slot info from a decoded slot. */
+void tv_slot_info_fill(struct tv_slot_info *out, uint32_t id,
+                       const struct tv_rec_slot *s);
+
+#endif
