@@ -25,12 +25,12 @@ struct tv_tier {
 };
 
 struct tv_policy_secret {
-    char *name;          /* the name the Worker sees */
-    char *tier;          /* the tier's name */
-    size_t tier_idx;     /* index into policy->tiers */
-    char *from_service;  /* vault service; default the worker's service */
-    char *from_name;     /* vault name; default name */
-    int required;        /* default 1 */
+    char *name;            /* the name the Worker sees */
+    char *tier;            /* the tier's name */
+    size_t tier_idx;       /* index into policy->tiers */
+    char *from_service;    /* vault service; default the worker's service */
+    char *from_name;       /* vault name; default name */
+    int required;          /* default 1 */
     uint32_t max_age_days; /* 0: never stale by age */
 };
 
@@ -42,41 +42,41 @@ enum tv_probe_kind {
 
 struct tv_probe {
     enum tv_probe_kind kind;
-    size_t tier_idx;      /* default: the first tier */
+    size_t tier_idx; /* default: the first tier */
     char *url;
-    char *method;         /* http: default "GET" */
-    long expect_status;   /* http: default 200 */
-    char *expect_body;    /* http: substring, or NULL */
-    long timeout_ms;      /* default 5000 */
-    long attempts;        /* default 5 */
-    long interval_ms;     /* default 1000 */
-    char *secret;         /* webhooks: the Worker's secret name */
-    size_t secret_idx;    /* webhooks: index into the worker's secrets */
+    char *method;       /* http: default "GET" */
+    long expect_status; /* http: default 200 */
+    char *expect_body;  /* http: substring, or NULL */
+    long timeout_ms;    /* default 5000 */
+    long attempts;      /* default 5 */
+    long interval_ms;   /* default 1000 */
+    char *secret;       /* webhooks: the Worker's secret name */
+    size_t secret_idx;  /* webhooks: index into the worker's secrets */
 };
 
 struct tv_worker {
     char *name;
-    char *service;        /* default: name */
-    char **bindings;      /* workers this one binds to */
-    size_t *binding_idx;  /* their indexes into policy->workers */
+    char *service;       /* default: name */
+    char **bindings;     /* workers this one binds to */
+    size_t *binding_idx; /* their indexes into policy->workers */
     size_t nbindings;
-    char **after;         /* workers to push before this one */
+    char **after; /* workers to push before this one */
     size_t *after_idx;
     size_t nafter;
     struct tv_policy_secret *secrets;
     size_t nsecrets;
     struct tv_probe *probes;
     size_t nprobes;
-    size_t wave;          /* dependency wave: 0 for workers with no deps */
+    size_t wave; /* dependency wave: 0 for workers with no deps */
 };
 
 struct tv_d1 {
-    char *database_id;    /* uuid */
-    char *name;           /* optional, for messages */
-    char **migrations;    /* names that must be in d1_migrations */
+    char *database_id; /* uuid */
+    char *name;        /* optional, for messages */
+    char **migrations; /* names that must be in d1_migrations */
     size_t nmigrations;
-    char *migrations_dir; /* or a folder whose *.sql must be (resolved
-                             relative to the policy file), or NULL */
+    char *migrations_dir;   /* or a folder whose *.sql must be (resolved
+                               relative to the policy file), or NULL */
     char *migrations_table; /* default "d1_migrations" */
 };
 
@@ -91,9 +91,9 @@ enum tv_on_failure {
 };
 
 struct tv_policy {
-    int format;           /* TV_POLICY_FORMAT */
-    char *path;           /* the file it was read from, for messages */
-    char *account_id;     /* 32 lowercase hex digits, or NULL */
+    int format;       /* TV_POLICY_FORMAT */
+    char *path;       /* the file it was read from, for messages */
+    char *account_id; /* 32 lowercase hex digits, or NULL */
     struct tv_tier *tiers;
     size_t ntiers;
     struct tv_worker *workers;
@@ -104,6 +104,7 @@ struct tv_policy {
     enum tv_strategy strategy;     /* default bulk */
     enum tv_on_failure on_failure; /* default rollback */
     unsigned concurrency;          /* default 4, 1..64 */
+    char *dir;                     /* the directory of path ("." when none) */
 };
 
 /*
@@ -121,6 +122,7 @@ enum tv_status tv_policy_parse(struct tv_policy **out, const char *text,
                                size_t len, const char *name,
                                struct tv_error *err);
 
+/* Frees p and everything it owns.  NULL is accepted. */
 void tv_policy_free(struct tv_policy *p);
 
 /* Index of the tier or worker called name, or -1. */
@@ -138,9 +140,9 @@ struct tv_fill {
     size_t worker_idx;
     size_t secret_idx;
     enum tv_fill_state state;
-    const char *reason;       /* static text: "older than 90 days", ... */
-    uint32_t version;         /* 0 when missing */
-    int64_t updated;          /* unix seconds, 0 when missing */
+    char reason[48];  /* "older than 90 days", "deleted", ... */
+    uint32_t version; /* 0 when missing */
+    int64_t updated;  /* unix seconds, 0 when missing */
     int64_t age_days;
     char fp[TV_FP_HEXLEN + 1];
 };
@@ -155,6 +157,28 @@ enum tv_status tv_policy_fill(const struct tv_policy *p, struct tv_vault *v,
                               int64_t now, struct tv_fill **out, size_t *n,
                               struct tv_error *err);
 
+/* "filled", "missing" or "stale"; never NULL. */
 const char *tv_fill_state_name(enum tv_fill_state s);
+
+/* The counts of one tier in a fill audit. */
+struct tv_tier_fill {
+    size_t total;           /* policy secrets in the tier */
+    size_t filled;          /* of those, filled */
+    size_t required;        /* required secrets in the tier */
+    size_t required_filled; /* of those, filled (stale is not filled) */
+    int ready;              /* required_filled == required */
+};
+
+/*
+ * Sums the n fill entries f of p by tier into tiers (p->ntiers entries,
+ * in tier order).  Returns 1 when every enabled tier is ready, else 0.
+ */
+int tv_policy_fill_summary(const struct tv_policy *p, const struct tv_fill *f,
+                           size_t n, struct tv_tier_fill *tiers);
+
+/* Names used in policy files: "http", "bulk", "rollback", ...; never NULL. */
+const char *tv_probe_kind_name(enum tv_probe_kind k);
+const char *tv_strategy_name(enum tv_strategy s);
+const char *tv_on_failure_name(enum tv_on_failure f);
 
 #endif
