@@ -7,15 +7,20 @@
 #ifndef TV_CLI_H
 #define TV_CLI_H
 
+#include <stdint.h>
 #include <stdio.h>
 
+#include <cjson/cJSON.h>
+
+#include "opts.h"
 #include "tv_error.h"
+#include "tv_mem.h"
 #include "tv_vault.h"
 
 struct tv_cli {
-    const char *vault_dir; /* resolved: --vault, $TIERVAULT_VAULT, XDG */
-    int verbosity;         /* -1 with -q, 0, 1 with -v */
-    int color;             /* stdout is a terminal and NO_COLOR unset */
+    const char *vault_dir;        /* resolved: --vault, $TIERVAULT_VAULT, XDG */
+    int verbosity;                /* -1 with -q, 0, 1 with -v */
+    int color;                    /* stdout is a terminal and NO_COLOR unset */
     char actor[TV_ACTOR_MAX + 1]; /* "user@host" */
 };
 
@@ -26,11 +31,28 @@ void cli_warn(const struct tv_cli *c, const char *fmt, ...)
 void cli_info(const struct tv_cli *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* As cli_info, shown only with -v. */
+void cli_verbose(const struct tv_cli *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/*
+ * Sets what the message functions need before a struct tv_cli exists:
+ * the verbosity (-1, 0, 1) and whether stderr may be coloured.
+ */
+void cli_msg_init(int verbosity, int color);
+
 /*
  * Prints err's message with cli_error and returns the exit code its status
  * maps to (tv_status_exit_code).
  */
 int cli_fail(const struct tv_error *err);
+
+/*
+ * Reports command line misuse: prints "tiervault: WHY" and the usage text
+ * on stderr, and returns 2.
+ */
+int cli_misuse(const char *usage, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 /*
  * Opens the vault of c and unlocks it from the first unlock source found:
@@ -46,6 +68,127 @@ int cli_open_vault(struct tv_cli *c, struct tv_vault **out);
  * returns 0 or 2 accordingly.
  */
 int cli_usage(FILE *to, const char *text);
+
+/*
+ * Opens the vault of c without unlocking it (for commands that read no
+ * secret).  Returns an exit code; on 0 *out is the caller's.
+ */
+int cli_open_locked(struct tv_cli *c, struct tv_vault **out);
+
+/*
+ * Reads a new passphrase, for init and `keys add --passphrase`.  With
+ * use_env the sources TIERVAULT_PASSPHRASE_FILE, _COMMAND and
+ * TIERVAULT_PASSPHRASE come first; then a terminal prompts twice without
+ * echo (a mismatch is refused); else, with use_stdin, standard input is
+ * read (one trailing newline dropped).  An empty passphrase is refused.
+ * TV_EUNLOCK when there is no source, saying which to use; *out is the
+ * caller's on TV_OK.
+ */
+enum tv_status cli_new_passphrase(int use_env, int use_stdin,
+                                  struct tv_secret **out, struct tv_error *err);
+
+/*
+ * Prompts on the terminal (/dev/tty) without echo and reads one line into
+ * *out (caller frees); with confirm prompts again and refuses a mismatch
+ * (TV_EINPUT).  TV_EIO when there is no terminal.
+ */
+enum tv_status cli_tty_secret(const char *prompt, int confirm,
+                              struct tv_secret **out, struct tv_error *err);
+
+/* 1 when standard input is a terminal and /dev/tty can be opened. */
+int cli_have_tty(void);
+
+/*
+ * The key of a --key-file PATH for init and keys add: a new random key
+ * file when PATH does not exist (*created set to 1), else the key of the
+ * existing private file.  *key is the caller's on TV_OK.
+ */
+enum tv_status cli_key_file(const char *path, struct tv_secret **key,
+                            int *created, struct tv_error *err);
+
+/*
+ * Checks a SERVICE operand: a valid name, and, when writing, not a
+ * reserved one (names starting with '_' except "_cloudflare").  Prints
+ * the problem and returns 1, or returns 0.
+ */
+int cli_check_service(const char *service, int writing);
+
+/* Checks a NAME operand; prints the problem and returns 1, or 0. */
+int cli_check_name(const char *name);
+
+/* Checks a --tier value; prints the problem and returns 1, or 0. */
+int cli_check_tier(const char *tier);
+
+/* Formats unix seconds t as "2026-12-03T09:10:08Z" into out. */
+void cli_time(int64_t t, char out[32]);
+
+/*
+ * Prints doc as one JSON document and a newline on stdout and frees it.
+ * Returns 0, or 1 (after an error message) when it cannot be printed.
+ */
+int cli_print_json(cJSON *doc);
+
+/*
+ * Writes n bytes at p to fd (stdout for values), retrying short writes,
+ * with no copy in a stdio buffer.  Returns TV_OK or TV_EIO.
+ */
+enum tv_status cli_write_all(int fd, const void *p, size_t n,
+                             struct tv_error *err);
+
+/*
+ * Reads the file at path ("-": standard input) into *out, in guarded
+ * memory (caller frees); at most max bytes.  TV_ENOTFOUND, TV_EIO or
+ * TV_EINPUT (too large), the message naming the file.
+ */
+enum tv_status cli_read_file(const char *path, size_t max,
+                             struct tv_secret **out, struct tv_error *err);
+
+/*
+ * Makes cJSON allocate through functions that wipe every block before
+ * freeing it, so values parsed from or printed to JSON do not linger in
+ * freed memory.  Called once by main.
+ */
+void cli_json_init(void);
+
+/*
+ * Parses a command's arguments with cli_args_parse.  Returns -1 when the
+ * command should go on with *a (free it with cli_args_free), else the
+ * exit code to return at once: 0 after printing usage on stdout for
+ * --help, 2 after a misuse message (*a already freed in both cases).
+ */
+int cli_parse(const char *usage, const struct cli_opt *opts, size_t nopts,
+              int argc, char **argv, struct cli_args *a);
+
+/* A secret's record, compactly, as the listing commands keep it. */
+struct cli_record {
+    char *service;
+    char *name;
+    char *actor;
+    char *note;
+    char tier[TV_TIER_MAX + 1];
+    uint32_t version;
+    int64_t created;
+    int64_t updated;
+    char fp[TV_FP_HEXLEN + 1];
+};
+
+struct cli_records {
+    struct cli_record *r;
+    size_t n;
+    size_t cap;
+};
+
+/*
+ * Loads the current (not deleted) records of the vault, restricted to
+ * service and tier when not NULL, ordered by service then name, into
+ * *out (release with cli_records_free).  Returns the vault's status.
+ */
+enum tv_status cli_records_load(struct tv_vault *v, const char *service,
+                                const char *tier, struct cli_records *out,
+                                struct tv_error *err);
+
+/* Frees what cli_records_load filled; out may be zeroed. */
+void cli_records_free(struct cli_records *out);
 
 typedef int (*cli_cmd_fn)(struct tv_cli *c, int argc, char **argv);
 
