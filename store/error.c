@@ -24,17 +24,28 @@ tv_error_set(struct tv_error *err, enum tv_status code, const char *fmt, ...)
 enum tv_status
 tv_error_prefix(struct tv_error *err, const char *fmt, ...)
 {
-    char prefix[TV_ERROR_MSG_MAX];
-    char old[TV_ERROR_MSG_MAX];
+    char msg[TV_ERROR_MSG_MAX];
+    size_t used, rest;
     va_list ap;
+    int n;
 
     if (err == NULL)
         return TV_OK;
     va_start(ap, fmt);
-    vsnprintf(prefix, sizeof(prefix), fmt, ap);
+    n = vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    memcpy(old, err->msg, sizeof(old));
-    snprintf(err->msg, sizeof(err->msg), "%s: %s", prefix, old);
+    used = n < 0 ? 0 : (size_t)n;
+    if (used > sizeof(msg) - 3)
+        used = sizeof(msg) - 3;
+    memcpy(msg + used, ": ", 2);
+    used += 2;
+    /* The old message goes after the prefix, cut to what still fits. */
+    rest = strnlen(err->msg, sizeof(err->msg));
+    if (rest > sizeof(msg) - 1 - used)
+        rest = sizeof(msg) - 1 - used;
+    memcpy(msg + used, err->msg, rest);
+    msg[used + rest] = '\0';
+    memcpy(err->msg, msg, used + rest + 1);
     return err->code;
 }
 
