@@ -45,8 +45,11 @@ def run(argv, input=None, env=None, timeout=120, wrap=True):
     cmd = (WRAPPER if wrap else []) + list(argv)
     if isinstance(input, str):
         input = input.encode()
-    p = subprocess.run(cmd, input=input, env=env, timeout=timeout,
-                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    # Without input, stdin is /dev/null: a test never waits on a terminal.
+    stdin = subprocess.DEVNULL if input is None else None
+    p = subprocess.run(cmd, input=input, stdin=stdin, env=env,
+                       timeout=timeout, stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE)
     p.stdout = p.stdout.decode("utf-8", "replace")
     p.stderr = p.stderr.decode("utf-8", "replace")
     return p
