@@ -307,17 +307,11 @@ int
 cli_open_locked(struct tv_cli *c, struct tv_vault **out)
 {
     struct tv_error err = { 0 };
-    int rc;
 
-    if (tv_vault_open(out, c->vault_dir, &err) == TV_OK) {
-        tv_vault_set_actor(*out, c->actor);
-        return 0;
-    }
-    rc = cli_fail(&err);
-    if (err.code == TV_ENOTFOUND)
-        cli_info(c, "create a vault with 'tiervault init', or choose one "
-                    "with --vault DIR or TIERVAULT_VAULT");
-    return rc;
+    if (tv_vault_open(out, c->vault_dir, &err) != TV_OK)
+        return cli_fail(&err);
+    tv_vault_set_actor(*out, c->actor);
+    return 0;
 }
 
 int
