@@ -823,24 +823,32 @@ resolve_refs(struct pctx *c)
     return TV_OK;
 }
 
-/* migrations_dir relative to the policy file's directory. */
-static char *
-resolve_dir(struct pctx *c, const char *rel)
+char *
+tv_path_join(const char *dir, const char *rel)
 {
     size_t n;
     char *out;
 
     while (rel[0] == '.' && rel[1] == '/')
         rel += 2;
-    if (rel[0] == '/' || strcmp(c->p->dir, ".") == 0)
-        return dup_str(c, rel[0] ? rel : ".");
-    n = strlen(c->p->dir) + 1 + strlen(rel) + 1;
+    if (rel[0] == '/' || strcmp(dir, ".") == 0)
+        return strdup(rel[0] != '\0' ? rel : ".");
+    n = strlen(dir) + strlen(rel) + 2;
     out = malloc(n);
-    if (out == NULL) {
+    if (out != NULL)
+        snprintf(out, n, "%s%s%s", dir,
+                 dir[0] != '\0' && dir[strlen(dir) - 1] == '/' ? "" : "/", rel);
+    return out;
+}
+
+/* migrations_dir relative to the policy file's directory. */
+static char *
+resolve_dir(struct pctx *c, const char *rel)
+{
+    char *out = tv_path_join(c->p->dir, rel);
+
+    if (out == NULL)
         nomem(c);
-        return NULL;
-    }
-    snprintf(out, n, "%s/%s", c->p->dir, rel);
     return out;
 }
 

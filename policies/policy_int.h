@@ -21,6 +21,12 @@ int tv_policy_uuid_valid(const char *s);
 int tv_policy_account_valid(const char *s);
 
 /*
+ * dir/rel as a new string (caller frees): rel itself when it is absolute
+ * or dir is "."; leading "./" of rel dropped.  NULL when out of memory.
+ */
+char *tv_path_join(const char *dir, const char *rel);
+
+/*
  * Checks that the graph of p's workers formed by bindings and after (all
  * resolved, none to itself) has no cycle, and sets each worker's wave and
  * p->nwaves.  A cycle is TV_EINPUT with the message `NAME:

@@ -1,0 +1,2 @@
+CREATE TABLE orders (id TEXT PRIMARY KEY, provider TEXT NOT NULL,
+    amount INTEGER NOT NULL, status TEXT NOT NULL);
