@@ -869,8 +869,13 @@ class Request:
     def json(self):
         try:
             obj = json.loads(self.body.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
-            raise ApiError(400, E_BAD_REQUEST, "request body is not JSON")
+        except UnicodeDecodeError as e:
+            raise ApiError(400, E_BAD_REQUEST, "request body is not UTF-8 "
+                           "(byte %d)" % e.start)
+        except json.JSONDecodeError as e:
+            # The position only: the body may hold secret values.
+            raise ApiError(400, E_BAD_REQUEST, "request body is not JSON: "
+                           "%s at byte %d" % (e.msg, e.pos))
         return obj
 
     def json_object(self):

@@ -293,6 +293,11 @@ class WorkerTests(FakeTestCase):
                    {"name": "X", "text": 5, "type": "secret_text"})
         self.fails("PUT", self.script_path("auth", "/secrets"), 400, 10001,
                    {"name": "X", "text": "x" * 5121, "type": "secret_text"})
+        env = self.fails("PUT", self.script_path("auth", "/secrets"), 400,
+                         10001, b'{"name": "X", "text": \x00"' +
+                         CANARY.encode() + b'"}')
+        self.assertIn("not JSON", env["errors"][0]["message"])
+        self.assertNotIn(CANARY, env["errors"][0]["message"])
 
     def test_delete_secret_url_encoded(self):
         self.ok("PUT", self.script_path("auth", "/secrets"),
@@ -661,8 +666,18 @@ class FaultTests(FakeTestCase):
         self.fake.add_faults([{"method": "PATCH", "kind": "reset",
                                "path_regex": "/secrets-bulk$"}])
         n = len(self.deployed("auth")["versions"])
-        with self.assertRaises((OSError, http.client.HTTPException)):
-            self.bulk("auth", {"K": "v"})
+        # A keep-alive client (as libcurl is) must see the connection go,
+        # not wait for an answer.
+        conn = http.client.HTTPConnection("127.0.0.1", self.fake.port,
+                                          timeout=5)
+        self.addCleanup(conn.close)
+        t0 = time.monotonic()
+        conn.request("PATCH", "/client/v4" + self.script_path(
+            "auth", "/secrets-bulk"), body=b'{"secrets": {}}', headers={
+                "Authorization": "Bearer tok", "Content-Type": MERGE})
+        with self.assertRaises(ConnectionError):
+            conn.getresponse()
+        self.assertLess(time.monotonic() - t0, 2, "closed, not timed out")
         self.assertEqual(len(self.deployed("auth")["versions"]), n)
         self.bulk("auth", {"K": "v"})
         self.assertEqual(len(self.deployed("auth")["versions"]), n + 1)
@@ -672,9 +687,11 @@ class FaultTests(FakeTestCase):
 
     def test_lost_answer_is_applied(self):
         self.fake.add_faults([{"method": "PUT", "kind": "lost"}])
+        t0 = time.monotonic()
         with self.assertRaises((OSError, http.client.HTTPException)):
             self.ok("PUT", self.script_path("auth", "/secrets"),
                     {"name": "K", "text": "v", "type": "secret_text"})
+        self.assertLess(time.monotonic() - t0, 2, "closed, not timed out")
         self.assertEqual(self.deployed("auth")["deployed_secrets"]["K"], "v")
 
     def test_html_and_challenge_pages(self):
