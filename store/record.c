@@ -544,7 +544,7 @@ tv_key_version(struct tv_wbuf *w, const char *service, const char *name,
 static int
 key_name(const unsigned char *p, size_t n, char out[TV_NAME_MAX + 1])
 {
-    if (n == 0 || n > TV_NAME_MAX)
+    if (n == 0 || n > TV_NAME_MAX || memchr(p, '\0', n) != NULL)
         return -1;
     memcpy(out, p, n);
     out[n] = '\0';
