@@ -472,7 +472,9 @@ class World:
 
     def __init__(self, scenario):
         self.lock = threading.RLock()
+        self.changed = threading.Condition(self.lock)
         self.log = []
+        self.pending = {}
         self.seq = 0
         self.apply(scenario)
 
@@ -554,11 +556,23 @@ class World:
             return dict(rule)
         return None
 
-    def record(self, entry):
+    def arrive(self, method, path):
+        """Notes an API request as in flight; returns its key."""
+        key = object()
         with self.lock:
+            self.pending[key] = {"method": method, "path": path,
+                                 "since": round(time.time(), 6)}
+            self.changed.notify_all()
+        return key
+
+    def record(self, entry, key=None):
+        """Adds a log entry (and ends the in-flight request key)."""
+        with self.lock:
+            self.pending.pop(key, None)
             self.seq += 1
             entry["seq"] = self.seq
             self.log.append(entry)
+            self.changed.notify_all()
 
 
 # ---------------------------------------------------------------------- D1
@@ -669,6 +683,18 @@ class _Cursor:
         return self.i >= len(self.toks)
 
 
+MIGRATION_COLUMNS = ("id", "name", "applied_at")
+SCHEMA_COLUMNS = ("type", "name", "tbl_name", "rootpage", "sql")
+
+
+def _table_columns(db, table):
+    """The column names of a table the fake D1 knows, or SqlError."""
+    if table.lower() in ("sqlite_master", "sqlite_schema"):
+        return SCHEMA_COLUMNS
+    _table_rows(db, table)
+    return MIGRATION_COLUMNS
+
+
 def _table_rows(db, table):
     """Rows of a table the fake D1 knows, or SqlError."""
     mt = db["migrations_table"]
@@ -706,7 +732,9 @@ def _sql_select(cur, db):
         if not cur.op(","):
             break
     cur.expect_kw("FROM")
-    rows = _table_rows(db, cur.ident())
+    table = cur.ident()
+    rows = _table_rows(db, table)
+    columns = _table_columns(db, table)
     conds = []
     if cur.kw("WHERE"):
         while True:
@@ -726,13 +754,18 @@ def _sql_select(cur, db):
                 raise SqlError("only = and IN are supported in WHERE")
             if not cur.kw("AND"):
                 break
+    for c in cols:
+        if c["kind"] == "col" and c["src"] not in columns:
+            raise SqlError("no such column: %s" % c["src"])
     for col, vals in conds:
-        if rows and col not in rows[0]:
+        if col not in columns:
             raise SqlError("no such column: %s" % col)
         rows = [r for r in rows if r.get(col) in vals]
     if cur.kw("ORDER"):
         cur.expect_kw("BY")
         col = cur.ident()
+        if col not in columns:
+            raise SqlError("no such column: %s" % col)
         desc = cur.kw("ASC", "DESC") == "DESC"
         rows.sort(key=lambda r: (r.get(col) is None, r.get(col)),
                   reverse=desc)
@@ -753,8 +786,6 @@ def _project(rows, cols):
             if c["kind"] == "*":
                 item.update(r)
                 continue
-            if c["src"] not in r:
-                raise SqlError("no such column: %s" % c["src"])
             item[c["alias"]] = r[c["src"]]
         out.append(item)
     return out
@@ -1613,6 +1644,10 @@ def _control(world, method, name, query, obj):
             items = [dict(e) for e in world.log if e["seq"] > since]
         return 200, {"requests": items,
                      "writes": sum(1 for e in items if e["write"])}
+    if key == ("GET", "pending"):
+        with world.lock:
+            return 200, {"pending": [dict(p) for p in
+                                     world.pending.values()]}
     if key == ("POST", "reset-log"):
         with world.lock:
             world.log = []
@@ -1760,7 +1795,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         else:
             self.send(404, {"error": "not found"})
 
-    def log_entry(self, plane, path, status, t0, info):
+    def log_entry(self, plane, path, status, t0, info, key=None):
         entry = {"time": round(t0, 6), "plane": plane,
                  "method": self.command, "path": path, "status": status,
                  "duration_ms": round((time.time() - t0) * 1000, 3),
@@ -1769,7 +1804,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                  "error_code": None, "fault": None, "d1_verbs": None,
                  "d1_write": False, "query": None}
         entry.update(info)
-        self.server.world.record(entry)
+        self.server.world.record(entry, key)
 
     def data(self, s, rest, body, t0):
         world = self.server.world
@@ -1791,6 +1826,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
         raw = path[len(API_PREFIX):].strip("/")
         segs = [urllib.parse.unquote(p) for p in raw.split("/")] if raw \
             else []
+        key = world.arrive(self.command, path)
+        try:
+            self.api_answer(path, query, body, t0, segs, key)
+        finally:
+            with world.lock:
+                world.pending.pop(key, None)
+
+    def api_answer(self, path, query, body, t0, segs, key):
+        world = self.server.world
         with world.lock:
             latency = world.latency_ms
             fault = world.take_fault(self.command, path)
@@ -1813,7 +1857,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 reply = (status, answer, "application/json", [])
             if fault and fault["kind"] == "lost":
                 reply = None
-        self.log_entry("api", path, reply[0] if reply else 0, t0, info)
+        self.log_entry("api", path, reply[0] if reply else 0, t0, info,
+                       key)
         if reply is None:
             self.reset()
         else:
@@ -1952,6 +1997,23 @@ class FakeCloudflare:
     def writes(self):
         """The logged API requests that were writes."""
         return [e for e in self.requests() if e["write"]]
+
+    def pending(self):
+        """API requests that arrived and are not answered yet."""
+        with self.world.lock:
+            return [dict(p) for p in self.world.pending.values()]
+
+    def wait(self, predicate, timeout=10.0):
+        """Waits until predicate(self) is true (it is tried whenever a
+        request arrives or is logged); returns False on timeout."""
+        deadline = time.monotonic() + timeout
+        with self.world.changed:
+            while not predicate(self):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self.world.changed.wait(min(left, 0.1))
+        return True
 
     def reset_log(self):
         with self.world.lock:

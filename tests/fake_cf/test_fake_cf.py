@@ -463,6 +463,9 @@ class VersionTests(FakeTestCase):
         self.assertEqual((status, hdrs["X-Fake-Version-Id"]), (500, new))
         self.assertEqual(body["failed"], [{"name": "STRIPE_SECRET_KEY",
                                            "check": "prefix"}])
+        both = {"Cloudflare-Workers-Version-Overrides":
+                'auth="%s", pay="%s"' % (old, new)}
+        self.assertEqual(self.data("/pay/health", headers=both)[0], 500)
         other = {"Cloudflare-Workers-Version-Overrides": 'auth="%s"' % new}
         self.assertEqual(self.data("/pay/health", headers=other)[0], 200)
         self.bulk("pay", {"X": "y"}, 400, 10215)
@@ -631,6 +634,16 @@ class D1Tests(FakeTestCase):
         self.assertEqual(dbs[NODB]["applied"], ["0001_init.sql"])
         self.assertTrue(dbs[NODB]["migrations_table_exists"])
 
+    def test_unknown_column_on_empty_table(self):
+        self.query("DROP TABLE d1_migrations")
+        self.query("CREATE TABLE d1_migrations (id INTEGER)")
+        status, env = self.query("SELECT nme FROM d1_migrations")
+        self.assertEqual((status, env["errors"][0]["code"]), (400, 7500))
+        self.assertIn("no such column: nme", env["errors"][0]["message"])
+        status, env = self.query("SELECT name FROM d1_migrations WHERE "
+                                 "nme = 1")
+        self.assertEqual(status, 400)
+
     def test_failed_batch_changes_nothing(self):
         status, env = self.query("INSERT INTO d1_migrations (name) VALUES "
                                  "('0003_c.sql'); SELECT nope FROM missing")
@@ -783,6 +796,46 @@ class FaultTests(FakeTestCase):
         self.assertEqual(self.fake.requests(), [])
         self.fails("GET", self.script_path("typo", "/settings"), 404, 10007)
         self.assertEqual(self.fake.requests()[0]["error_code"], 10007)
+
+    def test_chunked_request_body(self):
+        conn = http.client.HTTPConnection("127.0.0.1", self.fake.port,
+                                          timeout=10)
+        self.addCleanup(conn.close)
+        body = json.dumps({"name": "K", "text": "chunky",
+                           "type": "secret_text"}).encode()
+        conn.request("PUT", "/client/v4" + self.script_path("auth",
+                                                            "/secrets"),
+                     body=iter([body[:7], body[7:]]), encode_chunked=True,
+                     headers={"Authorization": "Bearer tok",
+                              "Content-Type": "application/json"})
+        r = conn.getresponse()
+        self.assertEqual(r.status, 200, r.read())
+        r.read()
+        self.assertEqual(self.deployed("auth")["deployed_secrets"]["K"],
+                         "chunky")
+
+    def test_pending_and_wait(self):
+        self.fake.add_faults([{"kind": "slow", "delay_ms": 600,
+                               "method": "PUT"}])
+        done = threading.Event()
+
+        def put():
+            self.ok("PUT", self.script_path("auth", "/secrets"),
+                    {"name": "K", "text": "v", "type": "secret_text"})
+            done.set()
+
+        t = threading.Thread(target=put)
+        t.start()
+        self.addCleanup(t.join)
+        self.assertTrue(self.fake.wait(lambda f: f.pending(), 5))
+        status, _, data = self.raw("GET", "/_fake/pending", token=None)
+        self.assertEqual(json.loads(data)["pending"][0]["method"], "PUT")
+        self.assertEqual(self.fake.writes(), [])
+        self.assertFalse(done.is_set())
+        self.assertTrue(self.fake.wait(lambda f: len(f.writes()) == 1, 5))
+        self.assertEqual(self.fake.pending(), [])
+        self.assertFalse(self.fake.wait(lambda f: len(f.writes()) == 2,
+                                        0.2))
 
     def test_keep_alive_and_content_length(self):
         conn = http.client.HTTPConnection("127.0.0.1", self.fake.port,
