@@ -67,7 +67,6 @@ tty_read_line(int fd, const char *prompt, struct tv_secret **out,
     st = tv_secret_new(&buf, PASS_MAX, err);
     if (st != TV_OK)
         return st;
-    tty_puts(fd, prompt);
     if (tcgetattr(fd, &tty_orig) != 0) {
         st = tv_error_set(err, TV_EIO, "cannot read the terminal: %s",
                           strerror(errno));
@@ -81,6 +80,8 @@ tty_read_line(int fd, const char *prompt, struct tv_secret **out,
     raw.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
     tty_saved = 1;
     tcsetattr(fd, TCSAFLUSH, &raw);
+    /* echo is off before the prompt shows: nothing typed after it echoes */
+    tty_puts(fd, prompt);
     for (;;) {
         unsigned char ch;
         ssize_t r = read(fd, &ch, 1);
