@@ -30,6 +30,7 @@ import sys
 import tempfile
 import threading
 import time
+import traceback
 import urllib.parse
 import uuid
 
@@ -1630,7 +1631,7 @@ def control_call(world, method, name, query, body):
         return 400, {"error": "body is not JSON"}
     try:
         return _control(world, method, name, query, obj)
-    except ScenarioError as e:
+    except (ScenarioError, ValueError) as e:
         return 400, {"error": str(e)}
 
 
@@ -1716,7 +1717,18 @@ class Handler(http.server.BaseHTTPRequestHandler):
             sys.stderr.write("fake_cf: %s\n" % (fmt % args))
 
     def do_GET(self):
-        self.dispatch()
+        try:
+            self.dispatch()
+        except Exception:
+            # A bug in the fake must not pass for an injected reset: say
+            # so on stderr and answer 500.
+            traceback.print_exc()
+            self.close_connection = True
+            err = ApiError(500, E_INTERNAL, "fake_cf internal error")
+            try:
+                self.send(500, envelope(False, None, [err]))
+            except OSError:
+                pass
 
     do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_GET
 
@@ -1782,7 +1794,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         elif path == API_PREFIX or path.startswith(API_PREFIX + "/"):
             self.api(path, query, body, t0)
         elif host_script is not None:
-            self.data(host_script, path, body, t0)
+            self.data(host_script, path, path, body, t0)
         elif path.startswith(DATA_PREFIX):
             name, _, rest = path[len(DATA_PREFIX):].partition("/")
             s = world.find_script(urllib.parse.unquote(name))
@@ -1791,7 +1803,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                {"script": urllib.parse.unquote(name)})
                 self.send(404, {"error": "no such Worker"})
             else:
-                self.data(s, "/" + rest, body, t0)
+                self.data(s, "/" + rest, path, body, t0)
         else:
             self.send(404, {"error": "not found"})
 
@@ -1806,7 +1818,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         entry.update(info)
         self.server.world.record(entry, key)
 
-    def data(self, s, rest, body, t0):
+    def data(self, s, rest, path, body, t0):
         world = self.server.world
         with world.lock:
             delay = s.behaviour["health_delay_ms"]
@@ -1817,7 +1829,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         extra = [("X-Fake-Version-Id", vid)] if vid else []
         # Logged before answering, so a client that has its answer finds
         # its request in the log.
-        self.log_entry("data", rest, status, t0,
+        self.log_entry("data", path, status, t0,
                        {"script": s.name, "version_id": vid})
         self.send(status, obj, headers=extra)
 

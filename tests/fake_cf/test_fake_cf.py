@@ -216,6 +216,18 @@ class TokenTests(FakeTestCase):
         self.assertEqual([m["account"]["id"] for m in res], [OTHER])
         self.fails("GET", "/memberships", 403, 9106, token="acct-tok")
 
+    def test_fake_bug_is_a_500_not_a_reset(self):
+        import fake_cf as module
+        saved = module.ROUTES[:]
+        self.addCleanup(module.ROUTES.__setitem__, slice(None), saved)
+        module.ROUTES[:] = [("GET", "accounts", lambda req: 1 / 0)]
+        with open(os.devnull, "w") as null:
+            err, sys.stderr = sys.stderr, null
+            try:
+                self.fails("GET", "/accounts", 500, 10013)
+            finally:
+                sys.stderr = err
+
     def test_routing_errors(self):
         self.fails("GET", "/nothing/here", 404, 7003)
         self.fails("DELETE", "/accounts", 405, 10003)
@@ -786,8 +798,11 @@ class FaultTests(FakeTestCase):
                          ("PATCH", True, "pay", ACCT, ["STRIPE_SECRET_KEY"]))
         self.assertEqual(bulk["version_id"],
                          self.deployed("pay")["deployed_version"])
-        self.assertEqual((health["plane"], health["write"], health["status"]),
-                         ("data", False, 200))
+        self.assertEqual((health["plane"], health["write"], health["status"],
+                          health["path"]), ("data", False, 200,
+                                            "/w/pay/health"))
+        self.assertEqual(self.raw("GET", "/_fake/requests?since=x",
+                                  token=None)[0], 400)
         self.assertLessEqual(verify["time"], bulk["time"])
         since = json.loads(self.raw("GET", "/_fake/requests?since=2",
                                     token=None)[2])
