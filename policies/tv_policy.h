@@ -109,15 +109,22 @@ struct tv_policy {
 
 /*
  * Reads and validates the policy file at path (JSON with // and block
- * comments and trailing commas allowed).  On any violation returns
- * TV_EINPUT with a message naming the file, the JSON path and the value,
- * e.g. `policy.json: workers[3].secrets[0].tier: unknown tier "paymnet"`;
- * TV_EIO/TV_ENOTFOUND when the file cannot be read.
+ * comments and trailing commas allowed; docs/policy.md has every rule)
+ * into *out, which the caller owns (tv_policy_free).  On any violation
+ * returns TV_EINPUT with a message naming the file, the JSON path and the
+ * value, e.g. `policy.json: workers[3].secrets[0].tier: unknown tier
+ * "paymnet"`, or "FILE:LINE:COL: ..." for a syntax error;
+ * TV_ENOTFOUND/TV_EIO when the file cannot be read, TV_EINPUT when it is
+ * not a regular file or larger than 4 MiB, TV_ENOMEM.  *out is NULL on
+ * failure.
  */
 enum tv_status tv_policy_load(struct tv_policy **out, const char *path,
                               struct tv_error *err);
 
-/* As tv_policy_load, from len bytes of text; name is used in messages. */
+/*
+ * As tv_policy_load, from len bytes of text (NUL bytes refused); name is
+ * used in messages and its directory resolves relative migrations_dir.
+ */
 enum tv_status tv_policy_parse(struct tv_policy **out, const char *text,
                                size_t len, const char *name,
                                struct tv_error *err);
@@ -149,9 +156,14 @@ struct tv_fill {
 
 /*
  * Computes the state of every secret of every worker, in policy order,
- * against the unlocked vault v at time now (unix seconds).  A secret is
- * stale when older than max_age_days or when its source was deleted.
- * *out (caller frees with free()) gets *n entries.
+ * against the unlocked vault v at time now (unix seconds), reading
+ * records only (no value is decrypted).  A secret is missing when its
+ * source (from_service/from_name) is not in the vault, stale when the
+ * source was deleted or is older than max_age_days days, else filled.
+ * *out (caller frees with free()) gets *n entries.  Returns TV_EINPUT
+ * for a NULL argument, TV_ENOMEM, or the vault's failure (TV_EUNLOCK,
+ * TV_EINTEGRITY naming the record, TV_EIO) prefixed with the worker and
+ * secret; *out is then untouched.
  */
 enum tv_status tv_policy_fill(const struct tv_policy *p, struct tv_vault *v,
                               int64_t now, struct tv_fill **out, size_t *n,
