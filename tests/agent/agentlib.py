@@ -108,6 +108,13 @@ def policy(fake, strategy="bulk", migrations=None, concurrency=4,
             p["tier"] = tier
         return p
 
+    def webhook(w, kind):
+        secret = {"stripe": "STRIPE_WEBHOOK_SECRET",
+                  "creem": "CREEM_WEBHOOK_SECRET"}[kind]
+        return {"kind": kind + "-webhook", "tier": "payment",
+                "secret": secret, "attempts": 2, "interval_ms": 50,
+                "url": "%s/w/%s/webhooks/%s" % (fake.url, w, kind)}
+
     workers = []
     for w in WORKERS:
         spec = {"name": w, "secrets": [
@@ -123,19 +130,11 @@ def policy(fake, strategy="bulk", migrations=None, concurrency=4,
                 {"name": "STRIPE_WEBHOOK_SECRET", "tier": "payment"},
                 {"name": "STRIPE_PRICE_ID", "tier": "payment",
                  "required": False}]
-            spec["verify"].append({
-                "kind": "stripe-webhook", "tier": "payment",
-                "secret": "STRIPE_WEBHOOK_SECRET", "attempts": 2,
-                "interval_ms": 50,
-                "url": "%s/w/%s/webhooks/stripe" % (fake.url, w)})
+            spec["verify"].append(webhook(w, "stripe"))
         if w == "node8-invoice-service":
             spec["secrets"].append(
                 {"name": "CREEM_WEBHOOK_SECRET", "tier": "payment"})
-            spec["verify"].append({
-                "kind": "creem-webhook", "tier": "payment",
-                "secret": "CREEM_WEBHOOK_SECRET", "attempts": 2,
-                "interval_ms": 50,
-                "url": "%s/w/%s/webhooks/creem" % (fake.url, w)})
+            spec["verify"].append(webhook(w, "creem"))
         if w == "node9-payment-service":
             spec["bindings"].append("node7-billing-service")
             spec["secrets"].append(
@@ -174,6 +173,16 @@ class AgentTestCase(tvtest.TestCase):
 
     def make_scenario(self):
         return scenario()
+
+    def billing_checks_stripe_key(self):
+        """From now on the billing Worker's /health wants an "sk_" key."""
+        self.fake.edit([{"op": "set_behaviour",
+                         "script": "node7-billing-service", "behaviour": {
+                             "health": [{"name": "INTERNAL_TOKEN",
+                                         "same_as": AUTH},
+                                        {"name": "STRIPE_SECRET_KEY",
+                                         "prefix": "sk_"}],
+                             "stripe_webhook": "STRIPE_WEBHOOK_SECRET"}}])
 
     def write_policy(self, doc):
         with open(self.policy_path, "w") as f:

@@ -164,14 +164,7 @@ class RotationRolledBack(agentlib.AgentTestCase):
     def test_failed_rotation_restores_previous_value(self):
         self.assertExit(self.agent("rollout"), 0)
         old = self.values[("node7-billing-service", "STRIPE_SECRET_KEY")][1]
-        # The billing Worker now checks its Stripe key on /health.
-        self.fake.edit([{"op": "set_behaviour",
-                         "script": "node7-billing-service", "behaviour": {
-                             "health": [{"name": "INTERNAL_TOKEN",
-                                         "same_as": AUTH},
-                                        {"name": "STRIPE_SECRET_KEY",
-                                         "prefix": "sk_"}],
-                             "stripe_webhook": "STRIPE_WEBHOOK_SECRET"}}])
+        self.billing_checks_stripe_key()
         self.vault.put("node7-billing-service", "STRIPE_SECRET_KEY",
                        "rk_live_" + "0" * 20, tier="payment")
         since = self.last_seq()

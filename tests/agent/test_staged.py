@@ -73,14 +73,7 @@ class StagedRollout(agentlib.AgentTestCase):
         self.assertDeployed("node7-billing-service", "STRIPE_WEBHOOK_SECRET",
                             hook)
 
-        # The billing Worker now checks its Stripe key on /health.
-        self.fake.edit([{"op": "set_behaviour",
-                         "script": "node7-billing-service", "behaviour": {
-                             "health": [{"name": "INTERNAL_TOKEN",
-                                         "same_as": AUTH},
-                                        {"name": "STRIPE_SECRET_KEY",
-                                         "prefix": "sk_"}],
-                             "stripe_webhook": "STRIPE_WEBHOOK_SECRET"}}])
+        self.billing_checks_stripe_key()
         good = self.script_state("node7-billing-service")["deployed_version"]
         self.vault.put("node7-billing-service", "STRIPE_SECRET_KEY",
                        "rk_" + "5" * 20, tier="payment")
