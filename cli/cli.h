@@ -78,9 +78,10 @@ int cli_open_locked(struct tv_cli *c, struct tv_vault **out);
 /*
  * Reads a new passphrase, for init and `keys add --passphrase`.  With
  * use_env the sources TIERVAULT_PASSPHRASE_FILE, _COMMAND and
- * TIERVAULT_PASSPHRASE come first; then a terminal prompts twice without
- * echo (a mismatch is refused); else, with use_stdin, standard input is
- * read (one trailing newline dropped).  An empty passphrase is refused.
+ * TIERVAULT_PASSPHRASE come first; then, with use_stdin, standard input
+ * when it is not a terminal (one trailing newline dropped); else the
+ * terminal prompts twice without echo (a mismatch is refused).  An empty
+ * passphrase is refused.
  * TV_EUNLOCK when there is no source, saying which to use; *out is the
  * caller's on TV_OK.
  */
@@ -95,7 +96,10 @@ enum tv_status cli_new_passphrase(int use_env, int use_stdin,
 enum tv_status cli_tty_secret(const char *prompt, int confirm,
                               struct tv_secret **out, struct tv_error *err);
 
-/* 1 when standard input is a terminal and /dev/tty can be opened. */
+/*
+ * 1 when the user is at a terminal: standard input or standard error is
+ * one, and the controlling terminal /dev/tty can be opened.
+ */
 int cli_have_tty(void);
 
 /*

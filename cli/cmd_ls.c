@@ -2,6 +2,7 @@
  * cmd_ls.c - tiervault ls: the secrets, never their values.
  */
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -60,10 +61,10 @@ print_text(const struct tv_cli *c, const struct cli_records *rs)
         wn = ln > wn ? ln : wn;
         wt = lt > wt ? lt : wt;
     }
-    if (c->color)
-        printf("\033[1m%-*s  %-*s  %-*s  %-7s  %-20s  %s\033[0m\n", ws,
-               "SERVICE", wn, "NAME", wt, "TIER", "VERSION", "UPDATED",
-               "FINGERPRINT");
+    if (isatty(STDOUT_FILENO))
+        printf("%s%-*s  %-*s  %-*s  %-7s  %-20s  %s%s\n",
+               c->color ? "\033[1m" : "", ws, "SERVICE", wn, "NAME", wt, "TIER",
+               "VERSION", "UPDATED", "FINGERPRINT", c->color ? "\033[0m" : "");
     for (size_t i = 0; i < rs->n; i++) {
         const struct cli_record *r = &rs->r[i];
 

@@ -36,7 +36,8 @@ cli_have_tty(void)
 {
     int fd;
 
-    if (!isatty(STDIN_FILENO))
+    /* a terminal the user is at: not a daemon's or a test's stray one */
+    if (!isatty(STDIN_FILENO) && !isatty(STDERR_FILENO))
         return 0;
     fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
     if (fd < 0)
@@ -250,9 +251,7 @@ cli_new_passphrase(int use_env, int use_stdin, struct tv_secret **out,
     }
     if (found)
         return refuse_empty(out, err);
-    if (cli_have_tty()) {
-        st = cli_tty_secret("new passphrase: ", 1, out, err);
-    } else if (use_stdin) {
+    if (use_stdin && !isatty(STDIN_FILENO)) {
         st = cli_secbuf_read_fd(&b, STDIN_FILENO, PASS_MAX, "standard input",
                                 err);
         if (st == TV_OK)
@@ -260,6 +259,8 @@ cli_new_passphrase(int use_env, int use_stdin, struct tv_secret **out,
         cli_secbuf_free(&b);
         if (st == TV_OK)
             chomp(*out);
+    } else if (cli_have_tty()) {
+        st = cli_tty_secret("new passphrase: ", 1, out, err);
     } else {
         return tv_error_set(err, TV_EUNLOCK,
                             "no passphrase given: set "
