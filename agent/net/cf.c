@@ -389,6 +389,9 @@ jw_raw(struct jw *w, const void *s, size_t n)
     w->len += n;
 }
 
+/* A literal, its length counted by the compiler. */
+#define JW_LIT(w, lit) jw_raw((w), (lit), sizeof(lit) - 1)
+
 static void
 jw_str(struct jw *w, const unsigned char *s, size_t n)
 {
@@ -396,7 +399,7 @@ jw_str(struct jw *w, const unsigned char *s, size_t n)
     unsigned char esc[6];
     size_t i;
 
-    jw_raw(w, "\"", 1);
+    JW_LIT(w, "\"");
     for (i = 0; i < n; i++) {
         if (s[i] == '"' || s[i] == '\\') {
             esc[0] = '\\';
@@ -411,7 +414,7 @@ jw_str(struct jw *w, const unsigned char *s, size_t n)
             jw_raw(w, s + i, 1);
         }
     }
-    jw_raw(w, "\"", 1);
+    JW_LIT(w, "\"");
 }
 
 static void
@@ -426,27 +429,27 @@ jw_secrets(struct jw *w, const struct tv_cf_secret *s, size_t n, int bulk)
 {
     size_t i;
 
-    jw_raw(w, "{", 1);
+    JW_LIT(w, "{");
     for (i = 0; i < n; i++) {
         if (i > 0)
-            jw_raw(w, ",", 1);
+            JW_LIT(w, ",");
         jw_cstr(w, s[i].name);
-        jw_raw(w, ":", 1);
+        JW_LIT(w, ":");
         if (s[i].value == NULL) {
-            jw_raw(w, "null", 4);
+            JW_LIT(w, "null");
             continue;
         }
-        jw_raw(w, "{", 1);
+        JW_LIT(w, "{");
         if (bulk) {
-            jw_raw(w, "\"name\":", 7);
+            JW_LIT(w, "\"name\":");
             jw_cstr(w, s[i].name);
-            jw_raw(w, ",", 1);
+            JW_LIT(w, ",");
         }
-        jw_raw(w, "\"type\":\"secret_text\",\"text\":", 29);
+        JW_LIT(w, "\"type\":\"secret_text\",\"text\":");
         jw_str(w, s[i].value->data, s[i].value->len);
-        jw_raw(w, "}", 1);
+        JW_LIT(w, "}");
     }
-    jw_raw(w, "}", 1);
+    JW_LIT(w, "}");
 }
 
 static void
@@ -454,19 +457,19 @@ jw_body(struct jw *w, const struct tv_cf_secret *s, size_t n,
         const char *message, int bulk)
 {
     if (bulk) {
-        jw_raw(w, "{\"secrets\":", 11);
+        JW_LIT(w, "{\"secrets\":");
         jw_secrets(w, s, n, 1);
-        jw_raw(w, "}", 1);
+        JW_LIT(w, "}");
         return;
     }
-    jw_raw(w, "{\"env\":", 7);
+    JW_LIT(w, "{\"env\":");
     jw_secrets(w, s, n, 0);
     if (message != NULL) {
-        jw_raw(w, ",\"annotations\":{\"workers/message\":", 34);
+        JW_LIT(w, ",\"annotations\":{\"workers/message\":");
         jw_cstr(w, message);
-        jw_raw(w, "}", 1);
+        JW_LIT(w, "}");
     }
-    jw_raw(w, "}", 1);
+    JW_LIT(w, "}");
 }
 
 static enum tv_status

@@ -512,7 +512,13 @@ setup_easy(struct xfer *x, struct tv_error *err)
     if (c->ca_bundle != NULL)
         curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_bundle);
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
-    curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+    /*
+     * Waiting for a connection to learn whether it multiplexes pays off
+     * only where ALPN can say yes (https); over plain http, libcurl would
+     * hold every other request of a batch until the first answer came.
+     */
+    if (strncasecmp(r->url, "https:", 6) == 0)
+        curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
     curl_easy_setopt(e, CURLOPT_NOPROXY, "localhost,127.0.0.0/8,::1");
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, c->opt.connect_timeout_ms);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout);
@@ -767,12 +773,14 @@ finish(struct xfer *x, CURLcode rc)
                        : tv_error_set(&resp->err, TV_ENOMEM, "out of memory");
 }
 
-static void
+/* Handles finished transfers; returns how many there were. */
+static size_t
 collect(struct tv_http *c)
 {
     struct CURLMsg *m;
     struct xfer *x;
     char *priv;
+    size_t done = 0;
     int left;
 
     while ((m = curl_multi_info_read(c->multi, &left)) != NULL) {
@@ -784,7 +792,9 @@ collect(struct tv_http *c)
         curl_multi_remove_handle(c->multi, m->easy_handle);
         if (x != NULL)
             finish(x, m->data.result);
+        done++;
     }
+    return done;
 }
 
 /*
@@ -833,7 +843,9 @@ drive(struct tv_http *c, struct xfer *xs, size_t n, size_t limit)
         if (running == 0 && next < 0)
             break;
         curl_multi_perform(c->multi, &still);
-        collect(c);
+        /* A slot came free, or a retry was scheduled: look again first. */
+        if (collect(c) > 0)
+            continue;
         wait = POLL_MAX_MS;
         if (next >= 0 && next - now_ms() < wait)
             wait = next - now_ms();
