@@ -536,8 +536,51 @@ sb_number(struct strbuf *sb, double d)
     sb_str(sb, num);
 }
 
+static int
+is_scalar(const cJSON *item)
+{
+    return !cJSON_IsObject(item) && !cJSON_IsArray(item);
+}
+
+static void sb_json(struct strbuf *sb, const cJSON *item, int depth,
+                    size_t col);
+
+/*
+ * A container of scalars on one line, `{"name": "core"}`, when it fits in
+ * 80 columns from col; returns 0 (nothing written) when it does not.
+ */
+static int
+sb_inline(struct strbuf *sb, const cJSON *item, size_t col)
+{
+    struct strbuf line = { NULL, 0, 0, 0 };
+    int object = cJSON_IsObject(item), fits;
+    const cJSON *it;
+
+    for (it = item->child; it != NULL; it = it->next) {
+        if (!is_scalar(it))
+            return 0;
+    }
+    sb_str(&line, object ? "{" : "[");
+    for (it = item->child; it != NULL; it = it->next) {
+        if (object) {
+            sb_json_string(&line, it->string);
+            sb_str(&line, ": ");
+        }
+        sb_json(&line, it, 0, 0);
+        sb_str(&line, it->next != NULL ? ", " : "");
+    }
+    sb_str(&line, object ? "}" : "]");
+    /* room for a comma after it */
+    fits = !line.failed && col + line.len + 1 <= 80;
+    if (fits)
+        sb_add(sb, line.data, line.len);
+    free(line.data);
+    return fits;
+}
+
+/* item, starting at column col of a line indented by depth levels. */
 static void
-sb_json(struct strbuf *sb, const cJSON *item, int depth)
+sb_json(struct strbuf *sb, const cJSON *item, int depth, size_t col)
 {
     const cJSON *it;
     int object = cJSON_IsObject(item);
@@ -553,14 +596,18 @@ sb_json(struct strbuf *sb, const cJSON *item, int depth)
             sb_str(sb, object ? "{}" : "[]");
             return;
         }
+        if (sb_inline(sb, item, col))
+            return;
         sb_str(sb, object ? "{\n" : "[\n");
         for (it = item->child; it != NULL; it = it->next) {
             sb_indent(sb, depth + 1);
+            col = 2 * (size_t)(depth + 1);
             if (object) {
                 sb_json_string(sb, it->string);
                 sb_str(sb, ": ");
+                col += strlen(it->string) + 4;
             }
-            sb_json(sb, it, depth + 1);
+            sb_json(sb, it, depth + 1, col);
             sb_str(sb, it->next != NULL ? ",\n" : "\n");
         }
         sb_indent(sb, depth);
@@ -575,7 +622,7 @@ tv_json_pretty(const cJSON *item)
 {
     struct strbuf sb = { NULL, 0, 0, 0 };
 
-    sb_json(&sb, item, 0);
+    sb_json(&sb, item, 0, 0);
     sb_add(&sb, "\n", 1);
     if (sb.failed) {
         free(sb.data);

@@ -63,7 +63,8 @@ char *tv_json_quote(char *buf, size_t cap, const char *s);
 char *tv_json_describe(char *buf, size_t cap, const cJSON *item);
 
 /*
- * Prints item as JSON indented by two spaces a level, with a final
+ * Prints item as JSON indented by two spaces a level, an object or array
+ * of scalars on one line when it fits in 80 columns, with a final
  * newline, into a malloc'd string (caller frees); NULL when out of memory.
  */
 char *tv_json_pretty(const cJSON *item);

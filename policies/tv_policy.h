@@ -75,8 +75,9 @@ struct tv_d1 {
     char *name;        /* optional, for messages */
     char **migrations; /* names that must be in d1_migrations */
     size_t nmigrations;
-    char *migrations_dir;   /* or a folder whose *.sql must be (resolved
-                               relative to the policy file), or NULL */
+    char *migrations_dir;   /* or a folder whose *.sql must be, or NULL;
+                               already joined with the policy file's
+                               directory: use it as it is */
     char *migrations_table; /* default "d1_migrations" */
 };
 

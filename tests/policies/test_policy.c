@@ -376,17 +376,32 @@ test_quote(void **state)
 static void
 test_pretty(void **state)
 {
-    const char *text = "{\"a\":[1,2.5,\"x\\\"\\n\"],\"b\":{},\"c\":[],"
-                       "\"d\":true,\"e\":null}";
+    const char *text =
+        "{\"a\":[1,2.5,\"x\\\"\\n\"],\"b\":{},\"c\":[],\"d\":true,"
+        "\"e\":null,\"f\":{\"g\":{\"h\":1}},\"long\":[\"aaaaaaaaaaaaaaaa\","
+        "\"bbbbbbbbbbbbbbbb\",\"cccccccccccccccc\",\"dddddddddddddddd\"]}";
     cJSON *j = cJSON_Parse(text);
     char *s;
 
     (void)state;
     assert_non_null(j);
     s = tv_json_pretty(j);
-    assert_string_equal(s, "{\n  \"a\": [\n    1,\n    2.5,\n    \"x\\\"\\n\"\n"
-                           "  ],\n  \"b\": {},\n  \"c\": [],\n  \"d\": true,\n"
-                           "  \"e\": null\n}\n");
+    assert_string_equal(s, "{\n"
+                           "  \"a\": [1, 2.5, \"x\\\"\\n\"],\n"
+                           "  \"b\": {},\n"
+                           "  \"c\": [],\n"
+                           "  \"d\": true,\n"
+                           "  \"e\": null,\n"
+                           "  \"f\": {\n"
+                           "    \"g\": {\"h\": 1}\n"
+                           "  },\n"
+                           "  \"long\": [\n"
+                           "    \"aaaaaaaaaaaaaaaa\",\n"
+                           "    \"bbbbbbbbbbbbbbbb\",\n"
+                           "    \"cccccccccccccccc\",\n"
+                           "    \"dddddddddddddddd\"\n"
+                           "  ]\n"
+                           "}\n");
     free(s);
     cJSON_Delete(j);
 }
