@@ -330,6 +330,9 @@ tv_jsonc_parse(const char *text, size_t len, const char *name, cJSON **out,
         return tv_error_set(err, TV_ENOMEM, "out of memory parsing '%s'", name);
     memcpy(buf, text, len);
     buf[len] = '\0';
+    /* a UTF-8 byte order mark, as some editors write, is whitespace */
+    if (len >= 3 && memcmp(buf, "\xef\xbb\xbf", 3) == 0)
+        memset(buf, ' ', 3);
 
     rc = strip_comments(buf, len, name, err);
     if (rc != TV_OK)

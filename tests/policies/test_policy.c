@@ -329,6 +329,10 @@ test_jsonc(void **state)
     expect_jsonc_error("{\n  // ok\n  \"a\": 1 2\n}",
                        "f:3:10: invalid JSON near "
                        "'2'");
+    text = "\xef\xbb\xbf{\"a\": 1}";
+    assert_int_equal(tv_jsonc_parse(text, strlen(text), "f", &j, &err), TV_OK);
+    cJSON_Delete(j);
+    expect_jsonc_error("\xef\xbb\xbf{\"a\" 1}", "f:1:9: invalid JSON near '1'");
     expect_jsonc_error("[1,,]", "f:1:4: invalid JSON near ','");
     expect_jsonc_error("{,}", "f:1:3: invalid JSON near '}'");
     expect_jsonc_error("", "f:1:1: invalid JSON: unexpected end");
