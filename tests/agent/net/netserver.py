@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """A scripted HTTP server for the network layer's tests (test_net.c).
 
-It binds 127.0.0.1 on port 0, prints "PORT <n>" on stdout and serves until
+It binds 127.0.0.1 on port 0 three times (plain http; https with a
+certificate for 127.0.0.1 and localhost; https with a certificate for
+another host, both from the test CA in tls/), prints "PORT <http> <https>
+<wrong-host https>" on stdout and serves until
 its standard input is closed (the test holds the other end), or for at most
 --lifetime seconds.  Python standard library only.
 
@@ -29,6 +32,7 @@ Routes (query parameters in brackets):
   /_hits/<key>               {"count", "times"} of a key
   /_stats/<group>            {"max", "total"} of a slow group
   /_order                    every path in arrival order
+  /_conns                    connections accepted so far (all listeners)
 """
 
 import argparse
@@ -37,7 +41,9 @@ import hmac
 import http.server
 import json
 import os
+import email.utils
 import socket
+import ssl
 import struct
 import sys
 import threading
@@ -48,6 +54,7 @@ LOCK = threading.Lock()
 HITS = {}      # key -> [monotonic times]
 GROUPS = {}    # group -> {"now", "max", "total"}
 ORDER = []     # paths in arrival order
+CONNS = [0]    # connections accepted
 ARGS = None
 ACCOUNT = "0123456789abcdef0123456789abcdef"
 STRIPE_TOLERANCE = 300
@@ -76,6 +83,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def log_message(self, fmt, *args):
         pass
+
+    def setup(self):
+        with LOCK:
+            CONNS[0] += 1
+        super().setup()
 
     def send(self, code, body=b"", ctype="application/json", headers=None):
         if isinstance(body, (dict, list)):
@@ -155,6 +167,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return self.send(200, {"max": g["max"], "total": g["total"]})
             if head == "_order":
                 return self.send(200, list(ORDER))
+            if head == "_conns":
+                return self.send(200, {"count": CONNS[0]})
         return self.send(404, {})
 
     def r_status(self, rest, q, data):
@@ -169,6 +183,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             headers = {}
             if "retry_after" in q:
                 headers["Retry-After"] = q["retry_after"]
+            if "retry_after_date" in q:
+                when = time.time() + float(q["retry_after_date"])
+                headers["Retry-After"] = email.utils.formatdate(
+                    when, usegmt=True)
             return self.send(code, cf_error(10013, "try again"),
                              headers=headers)
         return self.send(200, envelope({"hits": n}))
@@ -288,6 +306,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 10007, "This Worker does not exist on your account."))
         if name == "waf":
             return self.r_html([], {}, data)
+        if name == "edge502":
+            return self.send(502, "<html>bad gateway</html>",
+                             ctype="text/html")
         if name == "empty":
             return self.send(204)
         if name == "liar":
@@ -340,9 +361,18 @@ def main():
     ap.add_argument("--creem-secret", default="creem_test")
     ap.add_argument("--lifetime", type=float, default=300)
     ARGS = ap.parse_args()
-    srv = Server(("127.0.0.1", 0), Handler)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    sys.stdout.write("PORT %d\n" % srv.server_address[1])
+    here = os.path.dirname(os.path.abspath(__file__))
+    ports = []
+    for cert in (None, "server.pem", "wronghost.pem"):
+        srv = Server(("127.0.0.1", 0), Handler)
+        if cert is not None:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(os.path.join(here, "tls", cert))
+            ctx.set_alpn_protocols(["http/1.1"])
+            srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+        ports.append(srv.server_address[1])
+    sys.stdout.write("PORT %d %d %d\n" % tuple(ports))
     sys.stdout.flush()
     deadline = time.monotonic() + ARGS.lifetime
 

@@ -41,6 +41,9 @@ static const char *server_path;
 static pid_t server_pid = -1;
 static int server_stdin = -1;
 static char base[64];
+static char tls_base[64];
+static char wrong_base[64];
+static char ca_path[4096];
 static char token_canary[64];
 static char stripe_secret[64];
 static char creem_secret[64];
@@ -96,7 +99,8 @@ start_server(void **state)
     int in[2], out[2];
     char line[64];
     FILE *f;
-    int port = 0;
+    int port = 0, tport = 0, wport = 0;
+    const char *slash;
 
     (void)state;
     if (sodium_init() < 0 || pipe(in) != 0 || pipe(out) != 0)
@@ -121,10 +125,15 @@ start_server(void **state)
     server_stdin = in[1];
     f = fdopen(out[0], "r");
     if (f == NULL || fgets(line, sizeof(line), f) == NULL ||
-        sscanf(line, "PORT %d", &port) != 1)
+        sscanf(line, "PORT %d %d %d", &port, &tport, &wport) != 3)
         return -1;
     fclose(f);
     snprintf(base, sizeof(base), "http://127.0.0.1:%d", port);
+    snprintf(tls_base, sizeof(tls_base), "127.0.0.1:%d", tport);
+    snprintf(wrong_base, sizeof(wrong_base), "127.0.0.1:%d", wport);
+    slash = strrchr(server_path, '/');
+    snprintf(ca_path, sizeof(ca_path), "%.*stls/ca.pem",
+             slash ? (int)(slash - server_path + 1) : 0, server_path);
     return 0;
 }
 
@@ -857,6 +866,146 @@ test_cf_deploy_and_d1(void **state)
     cf_close(&e);
 }
 
+static void
+test_connection_reuse(void **state)
+{
+    struct tv_http *c = client(10, 0, TV_HTTP_LOG_DEBUG);
+    struct tv_http_request r;
+    long before, after;
+    int i;
+
+    (void)state;
+    before = control_num("/_conns", "count");
+    for (i = 0; i < 4; i++) {
+        get1(c, &r, url("/health"));
+        assert_int_equal(r.resp.code, 200);
+        tv_http_response_free(&r.resp);
+    }
+    after = control_num("/_conns", "count");
+    /* One connection for the four batches, one for the second count. */
+    assert_int_equal(after - before, 2);
+    tv_http_free(c);
+}
+
+static void
+test_timeouts(void **state)
+{
+    struct tv_http *c = client(10, 0, TV_HTTP_LOG_DEBUG);
+    struct tv_http_request r;
+    struct tv_error err;
+
+    (void)state;
+    memset(&r, 0, sizeof(r));
+    r.method = "GET";
+    r.url = url("/slow/tslow?ms=1500");
+    r.timeout_ms = 200;
+    assert_int_equal(tv_http_run(c, &r, 1, 1, &err), TV_ENET);
+    assert_int_equal(r.resp.attempts, 4);
+    assert_non_null(strstr(err.msg, "timed out"));
+    tv_http_response_free(&r.resp);
+    r.flags = TV_HTTP_NO_RETRY;
+    assert_int_equal(tv_http_run(c, &r, 1, 1, &err), TV_ENET);
+    assert_int_equal(r.resp.attempts, 1);
+    assert_non_null(strstr(err.msg, "(1 attempt)"));
+    tv_http_response_free(&r.resp);
+
+    /* Retry-After as an HTTP date is honoured too. */
+    get1(c, &r, url("/flaky/kdate?fail=1&code=503&retry_after_date=1"));
+    assert_int_equal(r.resp.code, 200);
+    assert_int_equal(r.resp.attempts, 2);
+    tv_http_response_free(&r.resp);
+    tv_http_free(c);
+}
+
+static struct tv_http *
+tls_client(const char *ca)
+{
+    struct tv_http_options o;
+    struct tv_http *c = NULL;
+    struct tv_error err;
+
+    memset(&o, 0, sizeof(o));
+    o.max_retries = -1;
+    o.backoff_ms = 10;
+    o.ca_bundle = ca;
+    o.log = on_log;
+    o.log_ctx = &logs;
+    o.log_level = TV_HTTP_LOG_TRACE;
+    assert_int_equal(tv_http_new(&c, &o, &err), TV_OK);
+    return c;
+}
+
+static void
+test_tls(void **state)
+{
+    struct tv_http *sys = tls_client(NULL);
+    struct tv_http *ours = tls_client(ca_path);
+    struct tv_secret *tok = secret(token_canary);
+    struct tv_http_options o;
+    struct tv_http_request r;
+    struct tv_error err;
+    struct tv_http *none = NULL;
+    char u[128];
+
+    (void)state;
+    logs_reset();
+    /* The test CA is not in the system store: refused, not retried. */
+    snprintf(u, sizeof(u), "https://%s/health", tls_base);
+    get1(sys, &r, u);
+    assert_int_equal(r.resp.status, TV_ENET);
+    assert_int_equal(r.resp.attempts, 1);
+    tv_http_response_free(&r.resp);
+
+    /* With the CA bundle it verifies, by IP and by name. */
+    memset(&r, 0, sizeof(r));
+    r.method = "GET";
+    r.url = u;
+    r.bearer = tok;
+    assert_int_equal(tv_http_run(ours, &r, 1, 1, &err), TV_OK);
+    assert_int_equal(r.resp.code, 200);
+    tv_http_response_free(&r.resp);
+    snprintf(u, sizeof(u), "https://localhost:%s/health",
+             strchr(tls_base, ':') + 1);
+    get1(ours, &r, u);
+    assert_int_equal(r.resp.code, 200);
+    tv_http_response_free(&r.resp);
+
+    /* A certificate for another host fails even with the right CA. */
+    snprintf(u, sizeof(u), "https://%s/health", wrong_base);
+    get1(ours, &r, u);
+    assert_int_equal(r.resp.status, TV_ENET);
+    assert_int_equal(r.resp.attempts, 1);
+    tv_http_response_free(&r.resp);
+
+    assert_null(strstr(logs.data, token_canary));
+    memset(&o, 0, sizeof(o));
+    o.ca_bundle = "/nonexistent/ca.pem";
+    assert_int_equal(tv_http_new(&none, &o, &err), TV_EINPUT);
+    assert_non_null(strstr(err.msg, "'/nonexistent/ca.pem'"));
+    tv_secret_free(tok);
+    tv_http_free(sys);
+    tv_http_free(ours);
+}
+
+static void
+test_cf_html_after_retries(void **state)
+{
+    struct cfenv e;
+    struct tv_cf_call c;
+    struct tv_error err;
+
+    (void)state;
+    cf_open(&e);
+    assert_int_equal(tv_cf_prep_settings(e.cf, &c, ACCOUNT, "edge502", &err),
+                     TV_OK);
+    assert_int_equal(tv_cf_run(e.cf, &c, 1, 1, &err), TV_EAPI);
+    assert_int_equal(c.http_code, 502);
+    assert_non_null(strstr(err.msg, "expected JSON from cloudflare, got "
+                                    "text/html (HTTP 502)"));
+    tv_cf_call_release(&c);
+    cf_close(&e);
+}
+
 static struct tv_probe
 probe(enum tv_probe_kind kind, char *u)
 {
@@ -990,12 +1139,16 @@ main(int argc, char **argv)
         cmocka_unit_test(test_response_cap),
         cmocka_unit_test(test_batch_concurrency),
         cmocka_unit_test(test_retry_does_not_block_batch),
+        cmocka_unit_test(test_connection_reuse),
+        cmocka_unit_test(test_timeouts),
+        cmocka_unit_test(test_tls),
         cmocka_unit_test(test_headers_body_and_canary),
         cmocka_unit_test(test_bad_token_refused),
         cmocka_unit_test(test_cf_verify_fallback_and_pages),
         cmocka_unit_test(test_cf_envelope),
         cmocka_unit_test(test_cf_secret_writes),
         cmocka_unit_test(test_cf_deploy_and_d1),
+        cmocka_unit_test(test_cf_html_after_retries),
         cmocka_unit_test(test_probes),
         cmocka_unit_test(test_signature_vectors),
     };
