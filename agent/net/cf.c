@@ -752,6 +752,9 @@ envelope_error(struct tv_cf_call *c, cJSON *doc)
     quote_cf(quoted, sizeof(quoted),
              cJSON_IsString(msg) ? msg->valuestring : "");
     why = tv_cf_explain(c->cf_code);
+    if (why == NULL && c->http_code == 429)
+        why = "rate limited: cloudflare allows 1200 requests per 5 minutes "
+              "per user; wait before running again";
     snprintf(text, sizeof(text), "cloudflare error %ld \"%s\" (HTTP %ld)%s%s",
              c->cf_code, quoted, c->http_code, why ? ": " : "", why ? why : "");
     call_error(c, c->cf_code == TV_CF_ERR_NO_WORKER ? TV_ENOTFOUND : TV_EAPI,

@@ -4,6 +4,7 @@
  */
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -41,6 +42,7 @@ struct xfer {
     struct tv_http *client;
     struct tv_http_request *req;
     CURL *easy;
+    CURLU *cu; /* the URL as checked, handed to libcurl as is */
     struct curl_slist *headers;
     enum xfer_state state;
     long long ready_at;
@@ -60,6 +62,58 @@ now_ms(void)
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * libcurl's allocator: libcurl copies the Authorization header and small
+ * request bodies into buffers of its own, so everything it frees is wiped
+ * first.  NEEDSWORK: the TLS library's record buffers (OpenSSL's own
+ * allocator) are not covered; core dumps and ptrace are off (tv_harden),
+ * which keeps such copies from leaving the process.
+ */
+static void
+wipe_free(void *p)
+{
+    if (p == NULL)
+        return;
+    tv_wipe(p, malloc_usable_size(p));
+    free(p);
+}
+
+static void *
+wipe_realloc(void *p, size_t n)
+{
+    size_t old;
+    void *q;
+
+    if (p == NULL)
+        return malloc(n);
+    /* Never realloc in place: the old block would be freed unwiped. */
+    q = malloc(n ? n : 1);
+    if (q == NULL)
+        return NULL;
+    old = malloc_usable_size(p);
+    memcpy(q, p, old < n ? old : n);
+    wipe_free(p);
+    return q;
+}
+
+static void *
+plain_malloc(size_t n)
+{
+    return malloc(n);
+}
+
+static char *
+plain_strdup(const char *s)
+{
+    return strdup(s);
+}
+
+static void *
+plain_calloc(size_t n, size_t size)
+{
+    return calloc(n, size);
 }
 
 void
@@ -142,13 +196,15 @@ out:
     return st;
 }
 
-enum tv_status
-tv_http_check_url(const char *url, struct tv_error *err)
+/* Parses url into *out (caller frees with curl_url_cleanup) and checks it. */
+static enum tv_status
+parse_url(const char *url, CURLU **out, struct tv_error *err)
 {
     CURLU *u;
     CURLUcode rc;
     enum tv_status st;
 
+    *out = NULL;
     if (url == NULL)
         return tv_error_set(err, TV_EINPUT, "no url given");
     u = curl_url();
@@ -160,8 +216,41 @@ tv_http_check_url(const char *url, struct tv_error *err)
                           curl_url_strerror(rc));
     else
         st = check_parsed(u, err);
+    if (st != TV_OK) {
+        curl_url_cleanup(u);
+        return st;
+    }
+    *out = u;
+    return TV_OK;
+}
+
+enum tv_status
+tv_http_check_url(const char *url, struct tv_error *err)
+{
+    CURLU *u;
+    enum tv_status st;
+
+    st = parse_url(url, &u, err);
     curl_url_cleanup(u);
     return st;
+}
+
+static void
+apply_defaults(struct tv_http_options *o)
+{
+    if (o->connect_timeout_ms <= 0)
+        o->connect_timeout_ms = TV_HTTP_DEFAULT_CONNECT;
+    if (o->timeout_ms <= 0)
+        o->timeout_ms = TV_HTTP_DEFAULT_TIMEOUT;
+    if (o->max_retries < 0)
+        o->max_retries = TV_HTTP_DEFAULT_RETRIES;
+    if (o->backoff_ms <= 0)
+        o->backoff_ms = TV_HTTP_DEFAULT_BACKOFF;
+    if (o->backoff_max_ms <= 0)
+        o->backoff_max_ms = TV_HTTP_DEFAULT_BACKOFF_MAX;
+    if (o->max_response == 0)
+        o->max_response = TV_HTTP_MAX_RESPONSE;
+    o->ca_bundle = NULL;
 }
 
 enum tv_status
@@ -177,7 +266,9 @@ tv_http_new(struct tv_http **out, const struct tv_http_options *options,
     *out = NULL;
     if (sodium_init() < 0)
         return tv_error_set(err, TV_EIO, "libsodium does not start");
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+    if (curl_global_init_mem(CURL_GLOBAL_DEFAULT, plain_malloc, wipe_free,
+                             wipe_realloc, plain_strdup,
+                             plain_calloc) != CURLE_OK)
         return tv_error_set(err, TV_EIO, "libcurl does not start");
     c = calloc(1, sizeof(*c));
     if (c == NULL) {
@@ -188,19 +279,7 @@ tv_http_new(struct tv_http **out, const struct tv_http_options *options,
         c->opt = *options;
     else
         c->opt.max_retries = -1;
-    if (c->opt.connect_timeout_ms <= 0)
-        c->opt.connect_timeout_ms = TV_HTTP_DEFAULT_CONNECT;
-    if (c->opt.timeout_ms <= 0)
-        c->opt.timeout_ms = TV_HTTP_DEFAULT_TIMEOUT;
-    if (c->opt.max_retries < 0)
-        c->opt.max_retries = TV_HTTP_DEFAULT_RETRIES;
-    if (c->opt.backoff_ms <= 0)
-        c->opt.backoff_ms = TV_HTTP_DEFAULT_BACKOFF;
-    if (c->opt.backoff_max_ms <= 0)
-        c->opt.backoff_max_ms = TV_HTTP_DEFAULT_BACKOFF_MAX;
-    if (c->opt.max_response == 0)
-        c->opt.max_response = TV_HTTP_MAX_RESPONSE;
-    c->opt.ca_bundle = NULL;
+    apply_defaults(&c->opt);
 
     if (options != NULL && options->ca_bundle != NULL) {
         f = fopen(options->ca_bundle, "r");
@@ -363,8 +442,9 @@ on_debug(CURL *easy, curl_infotype type, char *data, size_t size,
 }
 
 static enum tv_status
-check_request(const struct tv_http_request *r, struct tv_error *err)
+check_request(struct xfer *x, struct tv_error *err)
 {
+    const struct tv_http_request *r = x->req;
     static const char *const methods[] = { "GET", "HEAD",  "POST",
                                            "PUT", "PATCH", "DELETE" };
     size_t i, k;
@@ -377,7 +457,7 @@ check_request(const struct tv_http_request *r, struct tv_error *err)
     if (!known)
         return tv_error_set(err, TV_EINPUT, "unknown http method '%s'",
                             r->method ? r->method : "(null)");
-    if (tv_http_check_url(r->url, err) != TV_OK)
+    if (parse_url(r->url, &x->cu, err) != TV_OK)
         return err != NULL ? err->code : TV_EINPUT;
     if (r->body != NULL && r->secret_body != NULL)
         return tv_error_set(err, TV_EINPUT, "%s %s: two bodies given",
@@ -420,7 +500,10 @@ add_auth_header(struct xfer *x, struct tv_error *err)
         return st;
     memcpy(line->data, AUTH_PREFIX, plen);
     memcpy(line->data + plen, tok->data, tok->len);
-    /* libcurl keeps its own copy; wipe_headers clears it before freeing. */
+    /*
+     * libcurl keeps its own copy; wipe_headers clears it before freeing,
+     * and the copies libcurl makes itself are wiped by wipe_free.
+     */
     l = curl_slist_append(x->headers, (const char *)line->data);
     tv_secret_free(line);
     if (l == NULL)
@@ -502,7 +585,7 @@ setup_easy(struct xfer *x, struct tv_error *err)
         return tv_error_set(err, TV_ENOMEM, "out of memory");
     if (build_headers(x, err) != TV_OK)
         return err != NULL ? err->code : TV_ENOMEM;
-    curl_easy_setopt(e, CURLOPT_URL, r->url);
+    curl_easy_setopt(e, CURLOPT_CURLU, x->cu);
     curl_easy_setopt(e, CURLOPT_PRIVATE, x);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "https");
@@ -547,6 +630,7 @@ xfer_cleanup(struct xfer *x)
             curl_multi_remove_handle(x->client->multi, x->easy);
         curl_easy_cleanup(x->easy);
     }
+    curl_url_cleanup(x->cu);
     wipe_headers(x->headers);
     free(x->buf);
     memset(x, 0, sizeof(*x));
@@ -567,7 +651,7 @@ xfer_init(struct tv_http *c, struct xfer *x, struct tv_http_request *r)
     x->client = c;
     x->req = r;
     x->state = XFER_DONE;
-    if (check_request(r, &r->resp.err) != TV_OK ||
+    if (check_request(x, &r->resp.err) != TV_OK ||
         setup_easy(x, &r->resp.err) != TV_OK) {
         r->resp.status = r->resp.err.code;
         return;

@@ -300,12 +300,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
         return out
 
     def cf_script(self, m, name, rest, data):
+        self.hit("cf-" + name)
         if name == "ghost":
             # success false under HTTP 200: the envelope decides.
             return self.send(200, cf_error(
                 10007, "This Worker does not exist on your account."))
         if name == "waf":
             return self.r_html([], {}, data)
+        if name == "limited":
+            return self.send(429, cf_error(971, "Please wait and consider "
+                                           "throttling your request speed"),
+                             headers={"Retry-After": "300"})
         if name == "edge502":
             return self.send(502, "<html>bad gateway</html>",
                              ctype="text/html")

@@ -1000,8 +1000,18 @@ test_cf_html_after_retries(void **state)
                      TV_OK);
     assert_int_equal(tv_cf_run(e.cf, &c, 1, 1, &err), TV_EAPI);
     assert_int_equal(c.http_code, 502);
+    assert_int_equal(control_num("/_hits/cf-edge502", "count"), 4);
     assert_non_null(strstr(err.msg, "expected JSON from cloudflare, got "
                                     "text/html (HTTP 502)"));
+    tv_cf_call_release(&c);
+
+    /* Retry-After over a minute: given up at once, and said plainly. */
+    assert_int_equal(tv_cf_prep_settings(e.cf, &c, ACCOUNT, "limited", &err),
+                     TV_OK);
+    assert_int_equal(tv_cf_run(e.cf, &c, 1, 1, &err), TV_EAPI);
+    assert_int_equal(c.cf_code, 971);
+    assert_non_null(strstr(err.msg, "(HTTP 429): rate limited"));
+    assert_int_equal(control_num("/_hits/cf-limited", "count"), 1);
     tv_cf_call_release(&c);
     cf_close(&e);
 }
