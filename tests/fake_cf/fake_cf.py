@@ -1719,6 +1719,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         try:
             self.dispatch()
+        except OSError:
+            # The client went away (killed, timed out): nothing to answer.
+            self.close_connection = True
         except Exception:
             # A bug in the fake must not pass for an injected reset: say
             # so on stderr and answer 500.

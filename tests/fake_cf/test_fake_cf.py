@@ -1005,6 +1005,27 @@ class CommandLineTests(unittest.TestCase):
         proc.stdout.close()
         proc.stderr.close()
 
+    def test_client_gone_is_silent(self):
+        proc = subprocess.Popen(
+            [sys.executable, os.path.join(HERE, "fake_cf.py")],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.addCleanup(proc.wait, 10)
+        self.addCleanup(proc.kill)
+        port = int(proc.stdout.readline().rsplit(":", 1)[1])
+        rule = json.dumps([{"kind": "slow", "delay_ms": 300}]).encode()
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        conn.request("POST", "/_fake/faults", body=rule)
+        conn.getresponse().read()
+        conn.request("GET", "/client/v4/accounts", headers={
+            "Authorization": "Bearer fake-cf-token"})
+        conn.close()
+        time.sleep(0.6)
+        proc.send_signal(signal.SIGTERM)
+        self.assertEqual(proc.wait(10), 0)
+        self.assertEqual(proc.stderr.read(), "")
+        proc.stdout.close()
+        proc.stderr.close()
+
     def test_bad_scenario_exits_2(self):
         with tempfile.NamedTemporaryFile("w", suffix=".json") as f:
             json.dump({"tokens": [{"kind": "user"}]}, f)
