@@ -368,8 +368,8 @@ class VersionTests(FakeTestCase):
     """Staged versions, 10215, 10222, deployments and overrides."""
 
     def latest_path(self, name):
-        return "/accounts/%s/workers/workers/%s/versions/latest" % (ACCT,
-                                                                     name)
+        return "/accounts/%s/workers/workers/%s/versions/latest" % (
+            ACCT, name)
 
     def stage(self, name, env, **kw):
         return self.ok("PATCH", self.latest_path(name),
