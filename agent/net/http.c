@@ -24,6 +24,7 @@
 #define LOG_LINE_MAX  512
 #define JITTER_RA_MAX 1000 /* ms of jitter added to a Retry-After delay */
 #define POLL_MAX_MS   1000
+#define CONN_CACHE    64 /* the policy's highest concurrency */
 
 struct tv_http {
     CURLM *multi;
@@ -297,6 +298,8 @@ tv_http_new(struct tv_http **out, const struct tv_http_options *options,
     if (c->multi == NULL)
         goto nomem;
     curl_multi_setopt(c->multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
+    /* Keep a whole batch's connections between batches. */
+    curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, (long)CONN_CACHE);
     *out = c;
     return TV_OK;
 

@@ -870,9 +870,10 @@ static void
 test_connection_reuse(void **state)
 {
     struct tv_http *c = client(10, 0, TV_HTTP_LOG_DEBUG);
-    struct tv_http_request r;
+    struct tv_http_request r, rs[6];
+    struct tv_error err;
     long before, after;
-    int i;
+    int i, k;
 
     (void)state;
     before = control_num("/_conns", "count");
@@ -884,6 +885,26 @@ test_connection_reuse(void **state)
     after = control_num("/_conns", "count");
     /* One connection for the four batches, one for the second count. */
     assert_int_equal(after - before, 2);
+
+    /* Parallel batches: each batch's connections serve the next one. */
+    for (i = 0; i < 3; i++) {
+        memset(rs, 0, sizeof(rs));
+        for (k = 0; k < 6; k++) {
+            rs[k].method = "GET";
+            rs[k].url = url("/slow/reuse?ms=100");
+        }
+        assert_int_equal(tv_http_run(c, rs, 6, 0, &err), TV_OK);
+        for (k = 0; k < 6; k++)
+            tv_http_response_free(&rs[k].resp);
+    }
+    before = after;
+    after = control_num("/_conns", "count");
+    assert_int_equal(control_num("/_stats/reuse", "max"), 6);
+    /*
+     * The first batch reuses the connection of the sequential ones and
+     * opens five; the later batches open none; one for the count.
+     */
+    assert_int_equal(after - before, 5 + 1);
     tv_http_free(c);
 }
 
