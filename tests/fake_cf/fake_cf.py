@@ -1817,7 +1817,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
                  "write": False, "op": None, "account": None,
                  "script": None, "secret_names": None, "version_id": None,
                  "error_code": None, "fault": None, "d1_verbs": None,
-                 "d1_write": False, "query": None}
+                 "d1_write": False, "query": None,
+                 "user_agent": self.headers.get("User-Agent"),
+                 "authorization": "Authorization" in self.headers}
         entry.update(info)
         self.server.world.record(entry, key)
 

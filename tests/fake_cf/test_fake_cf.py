@@ -804,6 +804,9 @@ class FaultTests(FakeTestCase):
         self.assertEqual(self.raw("GET", "/_fake/requests?since=x",
                                   token=None)[0], 400)
         self.assertLessEqual(verify["time"], bulk["time"])
+        self.assertEqual((verify["authorization"], health["authorization"]),
+                         (True, False))
+        self.assertTrue(verify["user_agent"].startswith("Python-urllib/"))
         since = json.loads(self.raw("GET", "/_fake/requests?since=2",
                                     token=None)[2])
         self.assertEqual([e["seq"] for e in since["requests"]], [3])
