@@ -963,6 +963,22 @@ class ControlTests(FakeTestCase):
                 FakeCloudflare(sc)
             self.assertIn(msg, str(cm.exception))
 
+    def test_readme_scenario_is_valid(self):
+        with open(os.path.join(HERE, "README.md"), encoding="utf-8") as f:
+            text = f.read()
+        block = text.split("```json\n", 1)[1].split("```", 1)[0]
+        with FakeCloudflare(json.loads(block)) as fake:
+            url = fake.url + "/w/node9-payment-service/health"
+            with self.assertRaises(urllib.error.HTTPError) as cm:
+                urllib.request.urlopen(url, timeout=10)
+            with cm.exception as e:
+                self.assertEqual(e.code, 500)
+                body = json.loads(e.read())
+            self.assertEqual(len(fake.state()["faults"]), 1)
+        self.assertEqual(body["failed"], [{"name": "INTERNAL_TOKEN",
+                                           "check": "same_as"}],
+                         "the README's Worker binds a missing auth Worker")
+
     def test_state_and_example_scenario(self):
         status, _, data = self.raw("GET", "/_fake/state", token=None)
         st = json.loads(data)
