@@ -935,9 +935,7 @@ class Request:
         """The account of the {a} path argument, reachable by the token."""
         aid = self.args["a"]
         self.info["account"] = aid
-        if not HEX32.match(aid):
-            raise ApiError(404, E_NO_ROUTE, "Could not route to %s, perhaps "
-                           "your object identifier is invalid?" % aid)
+        check_account_id(aid)
         tok = self.authenticate()
         acc = self.world.accounts.get(aid)
         if aid not in tok["accounts"] or acc is None:
@@ -954,6 +952,13 @@ class Request:
             raise ApiError(404, E_NO_WORKER,
                            "This Worker does not exist on your account.")
         return s
+
+
+def check_account_id(aid):
+    """Refuses an account id that is not 32 lowercase hex digits."""
+    if not HEX32.match(aid):
+        raise ApiError(404, E_NO_ROUTE, "Could not route to %s, perhaps "
+                       "your object identifier is invalid?" % aid)
 
 
 def _page(req, items):
@@ -990,6 +995,7 @@ def api_user_verify(req):
 def api_account_verify(req):
     aid = req.args["a"]
     req.info["account"] = aid
+    check_account_id(aid)
     tok = req.authenticate(active=False)
     if tok["kind"] != "account":
         raise ApiError(401, E_INVALID_TOKEN, "Invalid API Token")

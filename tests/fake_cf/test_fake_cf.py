@@ -171,6 +171,8 @@ class TokenTests(FakeTestCase):
         self.fails("GET", "/accounts/%s/tokens/verify" % ACCT, 401, 1000)
         self.fails("GET", "/accounts/%s/tokens/verify" % OTHER, 403, 10000,
                    token="acct-tok")
+        self.fails("GET", "/accounts/%s/tokens/verify" % ACCT.upper(), 404,
+                   7003, token="acct-tok")
 
     def test_verify_reports_disabled_and_expired(self):
         self.assertEqual(self.ok("GET", "/user/tokens/verify",
