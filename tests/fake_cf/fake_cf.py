@@ -141,12 +141,15 @@ def _str_map(obj, where):
 
 def _check_fault(rule, where):
     _check_keys(rule, where, ("method", "path_regex", "kind", "count",
-                              "retry_after", "delay_ms"), ("kind",))
+                              "retry_after", "delay_ms", "plane"), ("kind",))
     if rule["kind"] not in FAULT_KINDS:
         raise ScenarioError("%s.kind: one of %s" % (where,
                                                     ", ".join(FAULT_KINDS)))
     out = {"method": None, "path_regex": None, "kind": rule["kind"],
-           "count": 1, "retry_after": 1, "delay_ms": 1000}
+           "count": 1, "retry_after": 1, "delay_ms": 1000,
+           "plane": rule.get("plane", "api")}
+    if out["plane"] not in ("api", "data"):
+        raise ScenarioError(where + ".plane: 'api' or 'data'")
     for key in ("method", "path_regex"):
         if rule.get(key) is not None:
             out[key] = _want(rule[key], str, "%s.%s" % (where, key))
@@ -543,10 +546,10 @@ class World:
                 "faults": copy.deepcopy(self.faults),
                 "latency_ms": self.latency_ms}
 
-    def take_fault(self, method, path):
+    def take_fault(self, method, path, plane="api"):
         """Consumes and returns the first fault rule matching, or None."""
         for rule in self.faults:
-            if rule["count"] <= 0:
+            if rule["count"] <= 0 or rule["plane"] != plane:
                 continue
             if rule["method"] and rule["method"] != method:
                 continue
@@ -1833,16 +1836,28 @@ class Handler(http.server.BaseHTTPRequestHandler):
         world = self.server.world
         with world.lock:
             delay = s.behaviour["health_delay_ms"]
-        if delay and rest.strip("/") == "health":
-            time.sleep(delay / 1000.0)
-        status, obj, vid = data_call(world, s, self.command, rest,
-                                     self.headers, body)
-        extra = [("X-Fake-Version-Id", vid)] if vid else []
+            fault = world.take_fault(self.command, path, "data")
+        info = {"script": s.name, "fault": fault["kind"] if fault else None}
+        reply, goes_on = fault_reply(fault) if fault else (None, True)
+        if goes_on:
+            if fault and fault["kind"] == "slow":
+                time.sleep(fault["delay_ms"] / 1000.0)
+            if delay and rest.strip("/") == "health":
+                time.sleep(delay / 1000.0)
+            status, obj, vid = data_call(world, s, self.command, rest,
+                                         self.headers, body)
+            info["version_id"] = vid
+            extra = [("X-Fake-Version-Id", vid)] if vid else []
+            reply = (status, obj, "application/json", extra)
+            if fault and fault["kind"] == "lost":
+                reply = None
         # Logged before answering, so a client that has its answer finds
         # its request in the log.
-        self.log_entry("data", path, status, t0,
-                       {"script": s.name, "version_id": vid})
-        self.send(status, obj, headers=extra)
+        self.log_entry("data", path, reply[0] if reply else 0, t0, info)
+        if reply is None:
+            self.reset()
+        else:
+            self.send(*reply)
 
     def api(self, path, query, body, t0):
         world = self.server.world

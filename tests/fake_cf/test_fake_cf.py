@@ -759,6 +759,27 @@ class FaultTests(FakeTestCase):
         self.fake.add_faults([{"kind": "500", "count": 5}])
         self.assertEqual(self.data("/pay/health")[0], 200)
 
+    def test_data_plane_faults(self):
+        self.fake.add_faults([
+            {"kind": "reset", "plane": "data", "path_regex": "/health$"},
+            {"kind": "503", "plane": "data", "path_regex": "/health$"},
+            {"kind": "html", "plane": "data", "method": "POST"}])
+        self.ok("GET", "/accounts")
+        with self.assertRaises((OSError, http.client.HTTPException)):
+            self.data("/pay/health")
+        status, _, _ = self.raw("GET", "/w/pay/health", token=None)
+        self.assertEqual(status, 503)
+        status, hdrs, _ = self.raw("POST", "/w/pay/webhooks/stripe",
+                                   body=b"{}", token=None)
+        self.assertTrue(hdrs["Content-Type"].startswith("text/html"))
+        self.assertEqual(self.data("/pay/health")[0], 200)
+        log = self.fake.requests()
+        self.assertEqual([e["fault"] for e in log],
+                         [None, "reset", "503", "html", None])
+        self.assertEqual(log[1]["status"], 0)
+        self.assertEqual(self.raw("POST", "/_fake/faults", [
+            {"kind": "500", "plane": "dat"}], token=None)[0], 400)
+
     def test_latency_on_api_only(self):
         status, _, _ = self.raw("POST", "/_fake/latency", {"ms": 150},
                                 token=None)
