@@ -1061,6 +1061,8 @@ test_probes(void **state)
     struct tv_secret *cgood = secret(creem_secret);
     char over[] = "Cloudflare-Workers-Version-Overrides: w1=\"v-1\"";
     char ok[] = "ok", healthy[] = "healthy";
+    char far[] = "http://192.0.2.1/health";
+    struct tv_http_stats before, after;
     struct tv_probe p[9];
     struct tv_probe_job j[9];
     struct tv_error err;
@@ -1126,9 +1128,19 @@ test_probes(void **state)
     assert_null(strstr(logs.data, stripe_secret));
     assert_null(strstr(logs.data, creem_secret));
 
-    /* Refused before sending: a webhook probe without its secret. */
+    /* Refused before sending: a webhook probe without its secret, a
+     * header that would smuggle a second line, a plain-http URL that is
+     * not loopback. */
+    tv_http_get_stats(c, &before);
     j[4].secret = NULL;
     assert_int_equal(tv_probe_run(c, &j[4], 1, 0, &err), TV_EINPUT);
+    j[8].extra_header = "X-Probe: 1\r\nX-Evil: 2";
+    assert_int_equal(tv_probe_run(c, &j[8], 1, 0, &err), TV_EINPUT);
+    p[0].url = far;
+    assert_int_equal(tv_probe_run(c, j, 1, 0, &err), TV_EINPUT);
+    assert_non_null(strstr(err.msg, "'192.0.2.1'"));
+    tv_http_get_stats(c, &after);
+    assert_int_equal(after.requests, before.requests);
     tv_secret_free(good);
     tv_secret_free(bad);
     tv_secret_free(cgood);
