@@ -427,7 +427,7 @@ run_slow(size_t n, size_t max_parallel, const char *group)
     memset(r, 0, sizeof(r));
     for (i = 0; i < n; i++) {
         r[i].method = "GET";
-        r[i].url = url("/slow/%s?ms=400", group);
+        r[i].url = url("/slow/%s?ms=1000", group);
     }
     assert_int_equal(tv_http_run(c, r, n, max_parallel, &err), TV_OK);
     for (i = 0; i < n; i++) {
