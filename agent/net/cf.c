@@ -371,6 +371,16 @@ tv_cf_prep_subdomain(struct tv_cf *cf, struct tv_cf_call *c,
     return prep_get(cf, c, account_id, NULL, "/workers/subdomain", NULL, err);
 }
 
+enum tv_status
+tv_cf_prep_script_subdomain(struct tv_cf *cf, struct tv_cf_call *c,
+                            const char *account_id, const char *script,
+                            struct tv_error *err)
+{
+    if (c == NULL || account_id == NULL || script == NULL)
+        return tv_error_set(err, TV_EINPUT, "no call, account or worker");
+    return prep_get(cf, c, account_id, script, "/subdomain", NULL, err);
+}
+
 /*
  * A JSON writer that either counts (p == NULL) or writes into a buffer
  * sized by an earlier counting pass; used to build bodies that hold

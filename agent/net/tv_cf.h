@@ -208,6 +208,16 @@ enum tv_status tv_cf_prep_subdomain(struct tv_cf *cf, struct tv_cf_call *c,
                                     struct tv_error *err);
 
 /*
+ * GET .../scripts/{script}/subdomain.  result: {enabled, previews_enabled}:
+ * whether the Worker answers on its workers.dev URL (where probes go).
+ */
+enum tv_status tv_cf_prep_script_subdomain(struct tv_cf *cf,
+                                           struct tv_cf_call *c,
+                                           const char *account_id,
+                                           const char *script,
+                                           struct tv_error *err);
+
+/*
  * POST /accounts/{a}/d1/database/{database_id}/query with sql and the
  * nparams string params.  Read-only by construction: sql must start with
  * SELECT (any case, after blanks) and hold no `;` except at its end, else

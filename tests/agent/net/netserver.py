@@ -268,6 +268,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return self.send(403, cf_error(10000,
                                                "Authentication error"))
             return self.send(200, envelope({"id": "tok", "status": "active"}))
+        if len(p) == 4 and p[0] == "accounts" and p[2:] == ["workers",
+                                                             "subdomain"]:
+            return self.send(200, envelope({"subdomain": "acme"}))
         if p == ["accounts"]:
             page = int(q.get("page", "1"))
             items = [{"id": "%032x" % (page * 10 + i), "name": "acct"}
@@ -325,6 +328,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.send(200, envelope(self.received(data)))
         if rest == ["deployments"] and m == "POST":
             return self.send(200, envelope(json.loads(data)))
+        if rest == ["subdomain"] and m == "GET":
+            return self.send(200, envelope({"enabled": True,
+                                            "previews_enabled": False}))
         if rest == ["settings"]:
             return self.send(200, envelope({"bindings": []}))
         return self.send(404, cf_error(7003, "No route for that URI"))

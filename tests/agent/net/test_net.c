@@ -665,6 +665,16 @@ test_cf_verify_fallback_and_pages(void **state)
     assert_int_equal(c[0].cf_code, 10000);
     assert_non_null(strstr(err.msg, "authentication error"));
     tv_cf_call_release(&c[0]);
+
+    /* The account's workers.dev subdomain and a Worker's use of it. */
+    assert_int_equal(tv_cf_prep_subdomain(e.cf, &c[0], ACCOUNT, &err), TV_OK);
+    assert_int_equal(
+        tv_cf_prep_script_subdomain(e.cf, &c[1], ACCOUNT, "w1", &err), TV_OK);
+    assert_int_equal(tv_cf_run(e.cf, c, 2, 0, &err), TV_OK);
+    assert_string_equal(jstr(c[0].result, "subdomain"), "acme");
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItem(c[1].result, "enabled")));
+    tv_cf_call_release(&c[0]);
+    tv_cf_call_release(&c[1]);
     assert_null(strstr(logs.data, token_canary));
     cf_close(&e);
 }
