@@ -24,6 +24,7 @@ struct tv_remote {
     char deployed[TV_AGENT_ID_MAX]; /* version serving most traffic in
                                        the newest deployment; "" unknown */
     char latest_message[96];        /* the newest version's annotation */
+    long latest_number; /* the newest version's number; -1 unknown */
 };
 
 struct tv_agent {

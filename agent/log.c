@@ -12,10 +12,12 @@
 #define LINE_MAX_LEN 1024
 
 static int log_max = TV_LOG_WARN;
+static long long log_start_ms;
 
 void
 tv_log_init(int verbosity)
 {
+    log_start_ms = tv_log_ms();
     if (verbosity < 0)
         log_max = TV_LOG_ERROR;
     else if (verbosity > 0)
@@ -37,8 +39,13 @@ log_vline(const char *tier, const char *worker, const char *fmt, va_list ap)
     size_t len;
     int n;
 
-    n = snprintf(line, sizeof(line), "tiervault-agent: ");
-    len = (size_t)n;
+    /* With -v every line says when, as a daemon's log does. */
+    if (log_max >= TV_LOG_DEBUG)
+        n = snprintf(line, sizeof(line), "tiervault-agent: +%.3fs: ",
+                     (double)(tv_log_ms() - log_start_ms) / 1000.0);
+    else
+        n = snprintf(line, sizeof(line), "tiervault-agent: ");
+    len = n > 0 ? (size_t)n : 0;
     if (tier != NULL && len < sizeof(line)) {
         n = snprintf(line + len, sizeof(line) - len, "tier '%s': ", tier);
         len += n > 0 ? (size_t)n : 0;

@@ -24,9 +24,10 @@ void tv_log_init(int verbosity);
 int tv_log_enabled(enum tv_log_level level);
 
 /*
- * Prints one line at level: "tiervault-agent: [tier 'T': ][worker 'W': ]
- * message".  tier and worker may be NULL.  Lines are written with one
- * write(2) each, so that concurrent writers never interleave mid-line.
+ * Prints one line at level: "tiervault-agent: [+S.SSSs: ][tier 'T': ]
+ * [worker 'W': ]message", the time since tv_log_init only with -v.  tier and
+ * worker may be NULL.  Lines are written with one write(2) each, so that
+ * concurrent writers never interleave mid-line.
  */
 void tv_log(enum tv_log_level level, const char *tier, const char *worker,
             const char *fmt, ...) __attribute__((format(printf, 4, 5)));

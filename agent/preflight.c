@@ -219,10 +219,13 @@ read_versions(struct tv_remote *r, const struct tv_cf_call *versions,
     double best = -1;
 
     r->latest[0] = r->deployed[0] = r->latest_message[0] = '\0';
+    r->latest_number = -1;
     if (versions->status == TV_OK) {
         items = cJSON_GetObjectItemCaseSensitive(versions->result, "items");
         v = cJSON_GetArrayItem(items, 0);
         copy_id(r->latest, tv_state_str(v, "id"));
+        if (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(v, "number")))
+            r->latest_number = (long)tv_state_num(v, "number");
         snprintf(
             r->latest_message, sizeof(r->latest_message), "%s",
             tv_state_str(cJSON_GetObjectItemCaseSensitive(v, "annotations"),

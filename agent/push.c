@@ -159,7 +159,9 @@ begin_workers(struct tv_run *r, struct tv_plan_worker **ws, size_t n,
         step = tv_state_str(rw, "step");
         if (step[0] == '\0' &&
             (tv_state_set_str(rw, "step", "") < 0 ||
-             tv_state_set_str(rw, "base_version_id", rem->latest) < 0))
+             tv_state_set_str(rw, "base_version_id", rem->latest) < 0 ||
+             tv_state_set_num(rw, "base_version_number",
+                              (double)rem->latest_number) < 0))
             return tv_error_set(err, TV_ENOMEM, "out of memory");
         if (tv_state_str(rw, "prev_version_id")[0] == '\0' &&
             tv_state_set_str(rw, "prev_version_id", rem->deployed) < 0)
@@ -240,7 +242,8 @@ write_round(struct tv_run *r, struct tv_plan_worker **ws, size_t n,
         tv_run_save(r, &ignored);
         st = first;
     } else {
-        st = tv_run_save(r, err);
+        /* Saved with the next intent or verdict: one sync fewer. */
+        r->dirty = 1;
     }
 
 out:
@@ -283,9 +286,14 @@ bulk_done(struct tv_run *r, size_t i, struct tv_plan_worker *w, cJSON *rw,
     struct tv_remote *rem = &r->a->remote[w->worker_idx];
     const char *id = tv_state_str(c->result, "id");
 
-    /* Each write deploys a new version; its id only if the answer says. */
+    /*
+     * Each write deploys one new version; the answer does not say which,
+     * but its number is one more than the last one seen.
+     */
     snprintf(rem->latest, sizeof(rem->latest), "%s", id);
     snprintf(rem->deployed, sizeof(rem->deployed), "%s", id);
+    if (rem->latest_number >= 0)
+        rem->latest_number++;
     if ((b->round + 1) * TV_CF_BULK_MAX >= b->pl[i].n) {
         tv_state_set_str(rw, "step", "done");
         tv_state_set_str(rw, "version_id", id);
@@ -381,6 +389,10 @@ version_done(struct tv_run *r, size_t i, struct tv_plan_worker *w, cJSON *rw,
     struct tv_remote *rem = &r->a->remote[w->worker_idx];
 
     snprintf(rem->latest, sizeof(rem->latest), "%s", id);
+    rem->latest_number =
+        cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(c->result, "number"))
+            ? (long)tv_state_num(c->result, "number")
+            : -1;
     tv_state_set_str(rw, "version_id", id);
     /* More than 100 secrets: later rounds patch on top of this version. */
     if ((b->round + 1) * TV_CF_BULK_MAX >= b->pl[i].n)
@@ -533,6 +545,8 @@ restore_done(struct tv_run *r, size_t i, struct tv_plan_worker *w, cJSON *rw,
                  tv_state_str(rw, "prev_version_id"));
     } else {
         rem->latest[0] = rem->deployed[0] = '\0';
+        if (rem->latest_number >= 0)
+            rem->latest_number++;
         if ((b->round + 1) * TV_CF_BULK_MAX < b->pl[i].n)
             return;
     }
@@ -566,6 +580,29 @@ tv_push_restore(struct tv_run *r, struct tv_plan_worker **ws, size_t n,
  * write, and (staged) carries tiervault's annotation for this tier, the
  * write went through and is not sent again.
  */
+/* The newest version known before rw's write: -1 when nothing is. */
+static int
+base_known(cJSON *rw)
+{
+    const cJSON *num =
+        cJSON_GetObjectItemCaseSensitive(rw, "base_version_number");
+
+    return tv_state_str(rw, "base_version_id")[0] != '\0' ||
+           (cJSON_IsNumber(num) && num->valuedouble >= 0);
+}
+
+/* 1 when the Worker's newest version is newer than the one before rw. */
+static int
+landed(cJSON *rw, const struct tv_remote *rem)
+{
+    const char *base = tv_state_str(rw, "base_version_id");
+
+    if (base[0] != '\0')
+        return rem->latest[0] != '\0' && strcmp(rem->latest, base) != 0;
+    return rem->latest_number >= 0 &&
+           rem->latest_number > (long)tv_state_num(rw, "base_version_number");
+}
+
 static enum tv_status
 resume_landed(struct tv_run *r, struct tv_plan_worker **ws, size_t n,
               struct tv_error *err)
@@ -580,8 +617,7 @@ resume_landed(struct tv_run *r, struct tv_plan_worker **ws, size_t n,
     for (size_t i = 0; i < n; i++) {
         cJSON *rw = tv_run_worker(r, ws[i]);
 
-        if (step_is(rw, "intent") &&
-            tv_state_str(rw, "base_version_id")[0] != '\0')
+        if (step_is(rw, "intent") && base_known(rw))
             idx[k++] = ws[i]->worker_idx;
     }
     st = tv_agent_read_versions(r->a, idx, k, err);
@@ -592,10 +628,8 @@ resume_landed(struct tv_run *r, struct tv_plan_worker **ws, size_t n,
     for (size_t i = 0; i < n; i++) {
         const struct tv_remote *rem = &r->a->remote[ws[i]->worker_idx];
         cJSON *rw = tv_run_worker(r, ws[i]);
-        const char *base = tv_state_str(rw, "base_version_id");
 
-        if (!step_is(rw, "intent") || base[0] == '\0' ||
-            rem->latest[0] == '\0' || strcmp(rem->latest, base) == 0)
+        if (!step_is(rw, "intent") || !base_known(rw) || !landed(rw, rem))
             continue;
         if (r->a->policy->strategy == TV_STRATEGY_STAGED) {
             if (strcmp(rem->latest_message, msg) != 0)

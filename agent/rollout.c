@@ -297,34 +297,6 @@ run_waves(struct tv_run *r, cJSON *rep, size_t *pushed, struct tv_error *err)
     return st;
 }
 
-/*
- * Bulk writes do not say which version they made: before a tier, learn
- * the newest version of each Worker about to be written whose version is
- * unknown, so that after a crash a landed write is told from a lost one.
- */
-static enum tv_status
-refresh_versions(struct tv_run *r, struct tv_error *err)
-{
-    enum tv_status st;
-    size_t *idx, n = 0;
-
-    if (r->a->policy->strategy != TV_STRATEGY_BULK)
-        return TV_OK;
-    idx = calloc(r->t->nworkers ? r->t->nworkers : 1, sizeof(*idx));
-    if (idx == NULL)
-        return oom(err);
-    for (size_t i = 0; i < r->t->nworkers; i++) {
-        const struct tv_plan_worker *w = &r->t->workers[i];
-
-        if (w->touched && !w->pushed &&
-            r->a->remote[w->worker_idx].latest[0] == '\0')
-            idx[n++] = w->worker_idx;
-    }
-    st = tv_agent_read_versions(r->a, idx, n, err);
-    free(idx);
-    return st;
-}
-
 static enum tv_status
 rollout_tier(struct tv_agent *a, struct tv_plan *plan, size_t k, cJSON *rep,
              struct tv_error *err)
@@ -352,11 +324,15 @@ rollout_tier(struct tv_agent *a, struct tv_plan *plan, size_t k, cJSON *rep,
     }
     st = run_start(&r, err);
     if (st == TV_OK)
-        st = refresh_versions(&r, err);
-    if (st == TV_OK)
         st = run_waves(&r, rep, &pushed, err);
     if (st == TV_OK)
         st = finalize(&r, pushed, err);
+    if (st != TV_OK && r.dirty) {
+        struct tv_error ignored;
+
+        /* Keep what the writes did, whatever stopped the tier. */
+        tv_run_save(&r, &ignored);
+    }
     if (st == TV_OK) {
         tv_state_set_str(rep, "result", "verified");
         tv_log_step(r.tier, NULL, "tier", "verified", t0);

@@ -96,6 +96,31 @@ class KillWhileWaiting(CrashMixin, agentlib.AgentTestCase):
         self.assertTrue(all(t["current"] for t in st["tiers"]))
 
 
+    def test_kill_in_a_later_tier_then_resume(self):
+        # The billing Worker's second write (its payment tier) is slow:
+        # by then the agent knows its version only by number.
+        slow = "node7-billing-service"
+        path = slow + "/secrets-bulk$"
+        self.fake.add_faults([
+            {"method": "PATCH", "path_regex": path, "kind": "slow",
+             "delay_ms": 0, "count": 1},
+            {"method": "PATCH", "path_regex": path, "kind": "slow",
+             "delay_ms": 1500, "count": 1}])
+        proc = self.start_agent()
+        self.wait_for(lambda: ("node8-invoice-service", "payment")
+                      in self.pushes(), "the other payment write")
+        self.assertIsNone(proc.poll())
+        self.kill(proc)
+        self.wait_for(lambda: (slow, "payment") in self.pushes(),
+                      "the slow write to land")
+        self.assertExit(self.agent("rollout"), 0)
+        self.assertAllPushed()
+        counts = collections.Counter(self.pushes())
+        self.assertEqual(max(counts.values()), 1, counts)
+        self.assertEqual(len(self.pushes()), 14)
+        self.assertTierOrder()
+
+
 class KillAnywhere(CrashMixin, agentlib.AgentTestCase):
 
     def test_random_kills_then_resume(self):
