@@ -111,7 +111,7 @@ def main():
     # import of a 10,000-line file into a fresh vault
     vdir3 = os.path.join(tmp, "v3")
     env3 = dict(env, TIERVAULT_VAULT=vdir3)
-    run([tv, "init", "--key-file", key], env3, b"")
+    run([tv, "init", "--key-file", key, "--no-passphrase"], env3)
     path = os.path.join(tmp, "big.dev.vars")
     with open(path, "wb") as f:
         f.write(dotenv(10000))
