@@ -88,6 +88,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         with LOCK:
             CONNS[0] += 1
         super().setup()
+        # Headers and body go out as two writes: without this, Nagle's
+        # algorithm holds the body until the client's delayed ACK.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def send(self, code, body=b"", ctype="application/json", headers=None):
         if isinstance(body, (dict, list)):
