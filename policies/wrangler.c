@@ -596,42 +596,53 @@ add_binding_targets(struct init *in)
     return TV_OK;
 }
 
+static int
+tier_used(const cJSON *workers, const char *tier)
+{
+    const cJSON *w, *s;
+
+    cJSON_ArrayForEach(w, workers)
+    {
+        cJSON_ArrayForEach(s, cJSON_GetObjectItem(w, "secrets"))
+        {
+            if (strcmp(cJSON_GetObjectItem(s, "tier")->valuestring, tier) == 0)
+                return 1;
+        }
+    }
+    return 0;
+}
+
 /* core, then the rules' tiers in rule order, each only when used. */
 static enum tv_status
 add_tiers(struct init *in, cJSON *tiers)
 {
-    const char *cand[64 + NBUILTIN + 1];
-    const cJSON *w, *s;
+    const char **cand;
     size_t n = 0, i, j;
-    int used;
+    enum tv_status rc = TV_OK;
     cJSON *t;
 
+    cand = calloc(in->o->nrules + NBUILTIN + 1, sizeof(*cand));
+    if (cand == NULL)
+        return nomem(in->err);
     cand[n++] = "core";
-    for (i = 0; i < in->o->nrules && n < 64; i++)
+    for (i = 0; i < in->o->nrules; i++)
         cand[n++] = in->o->rules[i].tier;
     for (i = 0; i < NBUILTIN; i++)
         cand[n++] = builtin_rules[i].tier;
     for (i = 0; i < n; i++) {
         for (j = 0; j < i && strcmp(cand[j], cand[i]) != 0; j++)
             ;
-        used = i == 0;
-        cJSON_ArrayForEach(w, in->workers)
-        {
-            cJSON_ArrayForEach(s, cJSON_GetObjectItem(w, "secrets"))
-            {
-                if (strcmp(cJSON_GetObjectItem(s, "tier")->valuestring,
-                           cand[i]) == 0)
-                    used = 1;
-            }
-        }
-        if (j < i || !used)
+        if (j < i || (i > 0 && !tier_used(in->workers, cand[i])))
             continue;
         t = cJSON_CreateObject();
         if (t == NULL || !cJSON_AddItemToArray(tiers, t) ||
-            !cJSON_AddStringToObject(t, "name", cand[i]))
-            return nomem(in->err);
+            !cJSON_AddStringToObject(t, "name", cand[i])) {
+            rc = nomem(in->err);
+            break;
+        }
     }
-    return TV_OK;
+    free(cand);
+    return rc;
 }
 
 static enum tv_status
