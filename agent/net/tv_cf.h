@@ -103,9 +103,9 @@ void tv_cf_free(struct tv_cf *cf);
  * secret name outside [A-Za-z0-9_.-], more than TV_CF_BULK_MAX secrets,
  * shares that do not add up to 100, SQL that is not a single SELECT) or
  * TV_ENOMEM; tv_cf_run then leaves the call alone.  Strings passed in
- * are copied; secret values are borrowed and must stay valid until
- * tv_cf_run returns; they are copied into a guarded body only.
- * The result each call gives is listed with it.
+ * are copied; secret values are copied at once into the call's
+ * guarded body (and nowhere else), so the caller may free them after
+ * the prep.  The result each call gives is listed with it.
  */
 
 /*
