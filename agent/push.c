@@ -177,9 +177,40 @@ step_is(cJSON *rw, const char *step)
 }
 
 /*
+ * Records the answers of a round: each success through ops->done, each
+ * failure logged.  Returns the first failure (its message in err).
+ */
+static enum tv_status
+judge_round(struct tv_run *r, struct tv_plan_worker **ws,
+            const struct step_ops *ops, void *ctx, struct tv_cf_call *calls,
+            const size_t *map, size_t k, long long t0, struct tv_error *err)
+{
+    enum tv_status first = TV_OK;
+
+    for (size_t j = 0; j < k; j++) {
+        struct tv_plan_worker *w = ws[map[j]];
+        const char *name = r->a->policy->workers[w->worker_idx].name;
+
+        if (calls[j].status == TV_OK) {
+            ops->done(r, map[j], w, tv_run_worker(r, w), &calls[j], ctx);
+            tv_log_step(r->tier, name, ops->action, "ok", t0);
+            continue;
+        }
+        tv_log(TV_LOG_ERROR, r->tier, name, "%s failed: %s", ops->action,
+               calls[j].err.msg);
+        if (first == TV_OK)
+            first =
+                tv_error_set(err, calls[j].status, "tier '%s': worker '%s': %s",
+                             r->tier, name, calls[j].err.msg);
+    }
+    return first;
+}
+
+/*
  * One round of writes: the intent of every worker that has something to
  * send is saved, the calls run concurrently (up to the policy's
- * concurrency), and every answer is saved.  Returns the first failure.
+ * concurrency), and every answer is recorded (saved with the next save,
+ * at once on failure).  Returns the first failure.
  */
 static enum tv_status
 write_round(struct tv_run *r, struct tv_plan_worker **ws, size_t n,
@@ -187,8 +218,9 @@ write_round(struct tv_run *r, struct tv_plan_worker **ws, size_t n,
             struct tv_error *err)
 {
     struct tv_cf_call *calls;
-    enum tv_status st = TV_OK, first = TV_OK;
+    enum tv_status st = TV_OK;
     size_t *map, k = 0;
+    struct tv_error ignored;
     long long t0;
 
     *sent = 0;
@@ -219,32 +251,12 @@ write_round(struct tv_run *r, struct tv_plan_worker **ws, size_t n,
     t0 = tv_log_ms();
     tv_cf_run(r->a->cf, calls, k, r->a->policy->concurrency, err);
     tv_error_clear(err);
-    for (size_t j = 0; j < k; j++) {
-        struct tv_plan_worker *w = ws[map[j]];
-        const char *name = r->a->policy->workers[w->worker_idx].name;
-
-        if (calls[j].status == TV_OK) {
-            ops->done(r, map[j], w, tv_run_worker(r, w), &calls[j], ctx);
-            tv_log_step(r->tier, name, ops->action, "ok", t0);
-            continue;
-        }
-        tv_log(TV_LOG_ERROR, r->tier, name, "%s failed: %s", ops->action,
-               calls[j].err.msg);
-        if (first == TV_OK) {
-            first = calls[j].status;
-            tv_error_set(err, first, "tier '%s': worker '%s': %s", r->tier,
-                         name, calls[j].err.msg);
-        }
-    }
-    if (first != TV_OK) {
-        struct tv_error ignored;
-
+    st = judge_round(r, ws, ops, ctx, calls, map, k, t0, err);
+    /* On success saved with the next intent or verdict: one sync fewer. */
+    if (st != TV_OK)
         tv_run_save(r, &ignored);
-        st = first;
-    } else {
-        /* Saved with the next intent or verdict: one sync fewer. */
+    else
         r->dirty = 1;
-    }
 
 out:
     for (size_t i = 0; i < n && calls != NULL; i++)

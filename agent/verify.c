@@ -158,6 +158,20 @@ jobs_build(struct tv_run *r, struct tv_plan_worker **ws, size_t n, int rollback,
     return st;
 }
 
+static const char *
+probe_kind(const struct tv_probe *pr)
+{
+    switch (pr->kind) {
+    case TV_PROBE_HTTP:
+        return "http";
+    case TV_PROBE_STRIPE_WEBHOOK:
+        return "stripe-webhook";
+    case TV_PROBE_CREEM_WEBHOOK:
+        return "creem-webhook";
+    }
+    return "probe";
+}
+
 enum tv_status
 tv_verify_workers(struct tv_run *r, struct tv_plan_worker **ws, size_t n,
                   int rollback, int override_header, int *passed,
@@ -178,8 +192,12 @@ tv_verify_workers(struct tv_run *r, struct tv_plan_worker **ws, size_t n,
     for (size_t i = 0; i < j.n; i++) {
         const char *name = r->a->policy->workers[j.worker[i]].name;
 
+        char action[TV_RUN_REASON_MAX];
+
+        snprintf(action, sizeof(action), "%s %s %s", what,
+                 probe_kind(j.job[i].probe), j.job[i].probe->url);
         if (j.job[i].passed) {
-            tv_log_step(r->tier, name, what, "passed", t0);
+            tv_log_step(r->tier, name, action, "passed", t0);
             continue;
         }
         tv_log(TV_LOG_ERROR, r->tier, name, "%s failed: %s", what,
