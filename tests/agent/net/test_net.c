@@ -760,6 +760,11 @@ test_cf_secret_writes(void **state)
     assert_int_equal(tv_cf_prep_version_patch(e.cf, &c[2], ACCOUNT, "w2", s, 2,
                                               "tiervault core", &err),
                      TV_OK);
+    /* The values were copied into the guarded bodies: free them now. */
+    tv_secret_free(v1);
+    tv_secret_free(v2);
+    s[0].value = s[1].value = NULL;
+
     /* One call failed (10215); the others still ran and succeeded. */
     assert_int_equal(tv_cf_run(e.cf, c, 3, 0, &err), TV_EAPI);
     assert_non_null(strstr(err.msg, "10215"));
@@ -805,8 +810,6 @@ test_cf_secret_writes(void **state)
         TV_EINPUT);
     tv_cf_call_release(&c[0]);
     tv_cf_call_release(&c[1]);
-    tv_secret_free(v1);
-    tv_secret_free(v2);
     cf_close(&e);
 }
 
