@@ -70,6 +70,13 @@ int cli_open_vault(struct tv_cli *c, struct tv_vault **out);
 int cli_usage(FILE *to, const char *text);
 
 /*
+ * Prints why c has no vault directory (c->vault_dir is NULL: no --vault,
+ * TIERVAULT_VAULT, XDG_DATA_HOME or HOME) and returns 1; returns 0 when
+ * it has one.
+ */
+int cli_need_vault_dir(const struct tv_cli *c);
+
+/*
  * Opens the vault of c without unlocking it (for commands that read no
  * secret).  Returns an exit code; on 0 *out is the caller's.
  */

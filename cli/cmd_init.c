@@ -81,7 +81,7 @@ cmd_init(struct tv_cli *c, int argc, char **argv)
     if (rc >= 0)
         goto out;
     rc = 1;
-    if (make_parents(c->vault_dir) != 0)
+    if (cli_need_vault_dir(c) || make_parents(c->vault_dir) != 0)
         goto out;
     if (!a.opt[O_NOPASS].count) {
         if (cli_new_passphrase(1, 0, &pass, &err) != TV_OK)

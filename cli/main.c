@@ -71,8 +71,11 @@ nonempty_env(const char *name)
     return v != NULL && *v != '\0' ? v : NULL;
 }
 
-/* --vault, else $TIERVAULT_VAULT, else the XDG data directory. */
-static int
+/*
+ * --vault, else $TIERVAULT_VAULT, else the XDG data directory; NULL when
+ * there is none (cli_open_locked and init say so).
+ */
+static const char *
 resolve_vault(const char *opt, char *out, size_t len)
 {
     const char *v, *home;
@@ -86,16 +89,11 @@ resolve_vault(const char *opt, char *out, size_t len)
         n = snprintf(out, len, "%s/tiervault", v);
     else if ((home = nonempty_env("HOME")) != NULL)
         n = snprintf(out, len, "%s/.local/share/tiervault", home);
-    else {
-        cli_error("cannot find the vault: set HOME, TIERVAULT_VAULT or use "
-                  "--vault DIR");
-        return 1;
-    }
-    if (n < 0 || (size_t)n >= len || out[0] == '\0') {
-        cli_error("vault path too long or empty");
-        return 1;
-    }
-    return 0;
+    else
+        return NULL;
+    if (n <= 0 || (size_t)n >= len)
+        return NULL;
+    return out;
 }
 
 static void
@@ -185,9 +183,7 @@ main(int argc, char **argv)
     cli_msg_init(c.verbosity, color && isatty(STDERR_FILENO));
     c.color = color && isatty(STDOUT_FILENO);
     set_actor(&c);
-    if (resolve_vault(vault, dir, sizeof(dir)) != 0)
-        return 1;
-    c.vault_dir = dir;
+    c.vault_dir = resolve_vault(vault, dir, sizeof(dir));
     for (size_t k = 0; k < sizeof(commands) / sizeof(commands[0]); k++) {
         if (strcmp(argv[i], commands[k].name) == 0) {
             rc = commands[k].fn(&c, argc - i - 1, argv + i + 1);

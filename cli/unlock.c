@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
@@ -207,11 +208,17 @@ env(const char *name)
 static enum tv_status
 env_passphrase(int *found, struct tv_secret **out, struct tv_error *err)
 {
+    struct stat sb;
     const char *v;
     enum tv_status st = TV_OK;
 
     *found = 1;
     if ((v = env("TIERVAULT_PASSPHRASE_FILE")) != NULL) {
+        if (stat(v, &sb) == 0 && (sb.st_mode & 077) != 0)
+            cli_warn(NULL,
+                     "the passphrase file '%s' can be read by others "
+                     "(chmod 600 '%s')",
+                     v, v);
         st = cli_read_file(v, PASS_MAX, out, err);
         if (st != TV_OK)
             return tv_error_prefix(err, "TIERVAULT_PASSPHRASE_FILE");
@@ -306,10 +313,22 @@ unlock_secret(const struct tv_cli *c, enum tv_cred_kind *kind,
 }
 
 int
+cli_need_vault_dir(const struct tv_cli *c)
+{
+    if (c->vault_dir != NULL)
+        return 0;
+    cli_error("no vault location: use --vault DIR, or set TIERVAULT_VAULT, "
+              "XDG_DATA_HOME or HOME");
+    return 1;
+}
+
+int
 cli_open_locked(struct tv_cli *c, struct tv_vault **out)
 {
     struct tv_error err = { 0 };
 
+    if (cli_need_vault_dir(c))
+        return 1;
     if (tv_vault_open(out, c->vault_dir, &err) != TV_OK)
         return cli_fail(&err);
     tv_vault_set_actor(*out, c->actor);

@@ -205,6 +205,18 @@ class Location(TestCase):
         self.assertExit(p, 0)
         self.assertEqual(p.stdout, "")
 
+    def test_no_location(self):
+        v = Vault(init=False)
+        self.addCleanup(v.cleanup)
+        env = {"TIERVAULT_VAULT": None, "XDG_DATA_HOME": None, "HOME": None}
+        p = v.tv("ls", env=env)
+        self.assertExit(p, 1)
+        self.assertIn("no vault location", p.stderr)
+        self.assertExit(v.tv("init", "--key-file", v.keyfile,
+                             "--no-passphrase", env=env), 1)
+        self.assertFalse(os.path.exists(v.keyfile))
+        self.assertExit(v.tv("put", "--help", env=env), 0)
+
     def test_no_vault(self):
         v = Vault(init=False)
         self.addCleanup(v.cleanup)

@@ -122,6 +122,14 @@ class Credentials(TestCase):
             self.assertExit(p, 0, env)
             self.assertEqual(p.stdout, "v\n")
 
+    def test_readable_passphrase_file_warned(self):
+        path = self.write("pw", self.pw, mode=0o644)
+        p = self.vault.tv("get", "api", "K", env={
+            "TIERVAULT_PASSPHRASE_FILE": path})
+        self.assertExit(p, 0)
+        self.assertIn("can be read by others (chmod 600", p.stderr)
+        self.assertNotIn(self.pw, p.stderr)
+
     def test_source_order(self):
         bad = self.write("bad", "wrong\n")
         good = self.write("pw", self.pw)
