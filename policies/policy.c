@@ -344,54 +344,89 @@ split_from(const char *s, char **svc, char **name)
     return NULL;
 }
 
-static enum tv_status
-parse_tiers(struct pctx *c, const cJSON *root)
-{
-    char path[TV_JSON_PATH_MAX], sub[TV_JSON_PATH_MAX], q[96];
-    const cJSON *arr, *it;
-    struct tv_tier *t;
-    const char *name;
-    enum tv_status rc;
-    size_t i = 0, j;
-    int n;
+/* Parses element i of a list, an object at path, into slot i. */
+typedef enum tv_status (*elem_fn)(struct pctx *c, const cJSON *it,
+                                  const char *path, void *ctx, size_t i);
 
-    rc = member(c, root, "", "tiers", cJSON_Array, 1, &arr, path);
-    if (rc != TV_OK)
-        return rc;
-    n = cJSON_GetArraySize(arr);
-    if (n == 0)
-        return bad(c, "tiers", "at least one tier is needed");
-    c->p->tiers = alloc_array(c, (size_t)n, sizeof(*c->p->tiers));
-    if (c->p->tiers == NULL)
-        return TV_ENOMEM;
-    for (it = arr->child; it != NULL; it = it->next, i++) {
-        tv_json_path(path, sizeof(path), "tiers", NULL, i);
+/*
+ * Calls fn for each element of list (at path), which must be objects.
+ * *n counts the slots begun before each call, so that tv_policy_free
+ * releases a list cut short by an error.
+ */
+static enum tv_status
+each_object(struct pctx *c, const cJSON *list, const char *path, size_t *n,
+            elem_fn fn, void *ctx)
+{
+    char elem[TV_JSON_PATH_MAX];
+    const cJSON *it;
+    enum tv_status rc;
+    size_t i = 0;
+
+    for (it = list->child; it != NULL; it = it->next, i++) {
+        tv_json_path(elem, sizeof(elem), path, NULL, i);
         if (!cJSON_IsObject(it))
-            return got(c, path, "an object", it);
-        rc = only_keys(c, it, path, tier_keys);
-        if (rc == TV_OK)
-            rc = get_str(c, it, path, "name", 1, &name, sub);
-        if (rc != TV_OK)
-            return rc;
-        if (!tv_tier_valid(name))
-            return bad(c, sub, "invalid tier name %s ([a-z][a-z0-9_-]{0,31})",
-                       tv_json_quote(q, sizeof(q), name));
-        for (j = 0; j < i; j++) {
-            if (strcmp(c->p->tiers[j].name, name) == 0)
-                return bad(c, sub, "duplicate tier %s",
-                           tv_json_quote(q, sizeof(q), name));
-        }
-        t = &c->p->tiers[i];
-        t->enabled = 1;
-        t->name = dup_str(c, name);
-        c->p->ntiers = i + 1;
-        if (t->name == NULL)
-            return TV_ENOMEM;
-        rc = get_bool(c, it, path, "enabled", &t->enabled);
+            return got(c, elem, "an object", it);
+        *n = i + 1;
+        rc = fn(c, it, elem, ctx, i);
         if (rc != TV_OK)
             return rc;
     }
     return TV_OK;
+}
+
+static size_t
+count(const cJSON *list)
+{
+    return (size_t)cJSON_GetArraySize(list);
+}
+
+static enum tv_status
+parse_tier(struct pctx *c, const cJSON *it, const char *path, void *ctx,
+           size_t i)
+{
+    char sub[TV_JSON_PATH_MAX], q[96];
+    struct tv_tier *t = &c->p->tiers[i];
+    const char *name;
+    enum tv_status rc;
+    size_t j;
+
+    (void)ctx;
+    rc = only_keys(c, it, path, tier_keys);
+    if (rc == TV_OK)
+        rc = get_str(c, it, path, "name", 1, &name, sub);
+    if (rc != TV_OK)
+        return rc;
+    if (!tv_tier_valid(name))
+        return bad(c, sub, "invalid tier name %s ([a-z][a-z0-9_-]{0,31})",
+                   tv_json_quote(q, sizeof(q), name));
+    for (j = 0; j < i; j++) {
+        if (strcmp(c->p->tiers[j].name, name) == 0)
+            return bad(c, sub, "duplicate tier %s",
+                       tv_json_quote(q, sizeof(q), name));
+    }
+    t->enabled = 1;
+    t->name = dup_str(c, name);
+    if (t->name == NULL)
+        return TV_ENOMEM;
+    return get_bool(c, it, path, "enabled", &t->enabled);
+}
+
+static enum tv_status
+parse_tiers(struct pctx *c, const cJSON *root)
+{
+    char path[TV_JSON_PATH_MAX];
+    const cJSON *arr;
+    enum tv_status rc;
+
+    rc = member(c, root, "", "tiers", cJSON_Array, 1, &arr, path);
+    if (rc != TV_OK)
+        return rc;
+    if (count(arr) == 0)
+        return bad(c, path, "at least one tier is needed");
+    c->p->tiers = alloc_array(c, count(arr), sizeof(*c->p->tiers));
+    if (c->p->tiers == NULL)
+        return TV_ENOMEM;
+    return each_object(c, arr, path, &c->p->ntiers, parse_tier, NULL);
 }
 
 static enum tv_status
@@ -408,17 +443,17 @@ tier_ref(struct pctx *c, const char *path, const char *name, size_t *idx)
 }
 
 static enum tv_status
-parse_secret(struct pctx *c, const cJSON *it, const char *path,
-             struct tv_worker *w, struct tv_policy_secret *s)
+parse_secret(struct pctx *c, const cJSON *it, const char *path, void *ctx,
+             size_t i)
 {
+    struct tv_worker *w = ctx;
+    struct tv_policy_secret *s = &w->secrets[i];
     char sub[TV_JSON_PATH_MAX], q[96];
     const char *name, *tier, *from, *why;
     long age = 0;
     enum tv_status rc;
     size_t j;
 
-    if (!cJSON_IsObject(it))
-        return got(c, path, "an object", it);
     rc = only_keys(c, it, path, secret_keys);
     if (rc == TV_OK)
         rc = get_str(c, it, path, "name", 1, &name, sub);
@@ -427,7 +462,7 @@ parse_secret(struct pctx *c, const cJSON *it, const char *path,
     if (!tv_name_valid(name))
         return bad(c, sub, "invalid secret name %s ([A-Za-z0-9_.-]{1,128})",
                    tv_json_quote(q, sizeof(q), name));
-    for (j = 0; j + 1 < w->nsecrets; j++) {
+    for (j = 0; j < i; j++) {
         if (strcmp(w->secrets[j].name, name) == 0)
             return bad(c, sub, "duplicate secret %s in worker \"%s\"",
                        tv_json_quote(q, sizeof(q), name), w->name);
@@ -558,15 +593,15 @@ parse_probe_webhook(struct pctx *c, const cJSON *it, const char *path,
 }
 
 static enum tv_status
-parse_probe(struct pctx *c, const cJSON *it, const char *path,
-            const struct tv_worker *w, struct tv_probe *pr)
+parse_probe(struct pctx *c, const cJSON *it, const char *path, void *ctx,
+            size_t i)
 {
+    const struct tv_worker *w = ctx;
+    struct tv_probe *pr = &w->probes[i];
     char sub[TV_JSON_PATH_MAX], q[96];
     const char *kind, *tier, *url, *why;
     enum tv_status rc;
 
-    if (!cJSON_IsObject(it))
-        return got(c, path, "an object", it);
     rc = only_keys(c, it, path, probe_keys);
     if (rc == TV_OK)
         rc = get_str(c, it, path, "kind", 1, &kind, sub);
@@ -646,56 +681,39 @@ static enum tv_status
 parse_worker_secrets(struct pctx *c, const cJSON *it, const char *path,
                      struct tv_worker *w)
 {
-    char sub[TV_JSON_PATH_MAX], elem[TV_JSON_PATH_MAX];
-    const cJSON *arr, *s;
+    char sub[TV_JSON_PATH_MAX];
+    const cJSON *arr;
     enum tv_status rc;
-    size_t i = 0;
 
     rc = member(c, it, path, "secrets", cJSON_Array, 0, &arr, sub);
     if (rc != TV_OK || arr == NULL)
         return rc;
-    w->secrets =
-        alloc_array(c, (size_t)cJSON_GetArraySize(arr), sizeof(*w->secrets));
+    w->secrets = alloc_array(c, count(arr), sizeof(*w->secrets));
     if (w->secrets == NULL)
         return TV_ENOMEM;
-    for (s = arr->child; s != NULL; s = s->next, i++) {
-        tv_json_path(elem, sizeof(elem), sub, NULL, i);
-        w->nsecrets = i + 1;
-        rc = parse_secret(c, s, elem, w, &w->secrets[i]);
-        if (rc != TV_OK)
-            return rc;
-    }
-    return TV_OK;
+    return each_object(c, arr, sub, &w->nsecrets, parse_secret, w);
 }
 
 static enum tv_status
 parse_worker_probes(struct pctx *c, const cJSON *it, const char *path,
                     struct tv_worker *w)
 {
-    char sub[TV_JSON_PATH_MAX], elem[TV_JSON_PATH_MAX];
-    const cJSON *arr, *pr;
+    char sub[TV_JSON_PATH_MAX];
+    const cJSON *arr;
     enum tv_status rc;
-    size_t i = 0;
 
     rc = member(c, it, path, "verify", cJSON_Array, 0, &arr, sub);
     if (rc != TV_OK || arr == NULL)
         return rc;
-    w->probes =
-        alloc_array(c, (size_t)cJSON_GetArraySize(arr), sizeof(*w->probes));
+    w->probes = alloc_array(c, count(arr), sizeof(*w->probes));
     if (w->probes == NULL)
         return TV_ENOMEM;
-    for (pr = arr->child; pr != NULL; pr = pr->next, i++) {
-        tv_json_path(elem, sizeof(elem), sub, NULL, i);
-        w->nprobes = i + 1;
-        rc = parse_probe(c, pr, elem, w, &w->probes[i]);
-        if (rc != TV_OK)
-            return rc;
-    }
-    return TV_OK;
+    return each_object(c, arr, sub, &w->nprobes, parse_probe, w);
 }
 
 static enum tv_status
-parse_worker(struct pctx *c, const cJSON *it, const char *path, size_t i)
+parse_worker(struct pctx *c, const cJSON *it, const char *path, void *ctx,
+             size_t i)
 {
     char sub[TV_JSON_PATH_MAX], q[96];
     struct tv_worker *w = &c->p->workers[i];
@@ -703,8 +721,7 @@ parse_worker(struct pctx *c, const cJSON *it, const char *path, size_t i)
     enum tv_status rc;
     size_t j;
 
-    if (!cJSON_IsObject(it))
-        return got(c, path, "an object", it);
+    (void)ctx;
     rc = only_keys(c, it, path, worker_keys);
     if (rc == TV_OK)
         rc = get_str(c, it, path, "name", 1, &name, sub);
@@ -752,28 +769,18 @@ static enum tv_status
 parse_workers(struct pctx *c, const cJSON *root)
 {
     char path[TV_JSON_PATH_MAX];
-    const cJSON *arr, *it;
+    const cJSON *arr;
     enum tv_status rc;
-    size_t i = 0;
-    int n;
 
     rc = member(c, root, "", "workers", cJSON_Array, 1, &arr, path);
     if (rc != TV_OK)
         return rc;
-    n = cJSON_GetArraySize(arr);
-    if (n == 0)
-        return bad(c, "workers", "at least one worker is needed");
-    c->p->workers = alloc_array(c, (size_t)n, sizeof(*c->p->workers));
+    if (count(arr) == 0)
+        return bad(c, path, "at least one worker is needed");
+    c->p->workers = alloc_array(c, count(arr), sizeof(*c->p->workers));
     if (c->p->workers == NULL)
         return TV_ENOMEM;
-    for (it = arr->child; it != NULL; it = it->next, i++) {
-        tv_json_path(path, sizeof(path), "workers", NULL, i);
-        c->p->nworkers = i + 1;
-        rc = parse_worker(c, it, path, i);
-        if (rc != TV_OK)
-            return rc;
-    }
-    return TV_OK;
+    return each_object(c, arr, path, &c->p->nworkers, parse_worker, NULL);
 }
 
 /* Resolves one list of worker names (bindings or after) of worker i. */
@@ -907,7 +914,8 @@ parse_migrations(struct pctx *c, const cJSON *arr, const char *path,
 }
 
 static enum tv_status
-parse_d1_entry(struct pctx *c, const cJSON *it, const char *path, size_t i)
+parse_d1_entry(struct pctx *c, const cJSON *it, const char *path, void *ctx,
+               size_t i)
 {
     char sub[TV_JSON_PATH_MAX], q[96];
     struct tv_d1 *d = &c->p->d1[i];
@@ -916,8 +924,7 @@ parse_d1_entry(struct pctx *c, const cJSON *it, const char *path, size_t i)
     enum tv_status rc;
     size_t j;
 
-    if (!cJSON_IsObject(it))
-        return got(c, path, "an object", it);
+    (void)ctx;
     rc = only_keys(c, it, path, d1_keys);
     if (rc == TV_OK)
         rc = get_str(c, it, path, "database_id", 1, &id, sub);
@@ -970,25 +977,16 @@ static enum tv_status
 parse_d1(struct pctx *c, const cJSON *root)
 {
     char path[TV_JSON_PATH_MAX];
-    const cJSON *arr, *it;
+    const cJSON *arr;
     enum tv_status rc;
-    size_t i = 0;
 
     rc = member(c, root, "", "d1", cJSON_Array, 0, &arr, path);
     if (rc != TV_OK || arr == NULL)
         return rc;
-    c->p->d1 =
-        alloc_array(c, (size_t)cJSON_GetArraySize(arr), sizeof(*c->p->d1));
+    c->p->d1 = alloc_array(c, count(arr), sizeof(*c->p->d1));
     if (c->p->d1 == NULL)
         return TV_ENOMEM;
-    for (it = arr->child; it != NULL; it = it->next, i++) {
-        tv_json_path(path, sizeof(path), "d1", NULL, i);
-        c->p->nd1 = i + 1;
-        rc = parse_d1_entry(c, it, path, i);
-        if (rc != TV_OK)
-            return rc;
-    }
-    return TV_OK;
+    return each_object(c, arr, path, &c->p->nd1, parse_d1_entry, NULL);
 }
 
 static enum tv_status
