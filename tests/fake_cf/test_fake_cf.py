@@ -350,6 +350,13 @@ class WorkerTests(FakeTestCase):
         self.ok("PATCH", self.script_path("pay", "/secrets-bulk"), body,
                 ctype=MERGE + "; charset=utf-8")
 
+    def test_bulk_entry_name_must_match_key(self):
+        self.fails("PATCH", self.script_path("pay", "/secrets-bulk"), 400,
+                   10001, {"secrets": {"A": {"name": "B", "text": "v",
+                                             "type": "secret_text"}}},
+                   ctype=MERGE)
+        self.assertNotIn("A", self.deployed("pay")["deployed_secrets"])
+
     def test_bulk_over_100_keys_is_100160(self):
         n = len(self.deployed("auth")["versions"])
         self.bulk("auth", {"K%03d" % i: "v" for i in range(101)}, 400,
@@ -357,6 +364,16 @@ class WorkerTests(FakeTestCase):
         self.assertEqual(len(self.deployed("auth")["versions"]), n)
         self.bulk("auth", {"K%03d" % i: "v" for i in range(100)})
         self.assertEqual(len(self.deployed("auth")["deployed_secrets"]), 101)
+
+    def test_variable_limit_and_empty_bulk(self):
+        self.bulk("auth", {"K%03d" % i: "v" for i in range(100)})
+        self.bulk("auth", {"L%03d" % i: "v" for i in range(27)})
+        n = len(self.deployed("auth")["versions"])
+        self.bulk("auth", {"ONE_TOO_MANY": "v"}, 400, 10001)
+        self.bulk("auth", {"ONE_TOO_MANY": "v", "K000": None})
+        self.assertEqual(len(self.deployed("auth")["deployed_secrets"]), 128)
+        self.bulk("auth", {})
+        self.assertEqual(len(self.deployed("auth")["versions"]), n + 2)
 
     def test_first_secret_on_draft_worker_makes_first_version(self):
         self.assertIsNone(self.deployed("draft")["deployed_version"])
@@ -402,6 +419,14 @@ class VersionTests(FakeTestCase):
         self.assertIn("bindings", one["resources"])
         self.fails("GET", self.script_path("pay", "/versions/nope"), 404,
                    10002)
+
+    def test_versions_latest_builds_on_latest_version(self):
+        self.stage("pay", {"STAGED": {"type": "secret_text", "text": "s"}})
+        res = self.stage("pay", {"MORE": {"type": "secret_text",
+                                          "text": "m"}})
+        names = {b["name"] for b in res["resources"]["bindings"]}
+        self.assertTrue({"STAGED", "MORE"} <= names)
+        self.assertNotIn("STAGED", self.deployed("pay")["deployed_secrets"])
 
     def test_versions_latest_without_version_is_10222(self):
         self.fails("PATCH", self.latest_path("draft"), 404, 10222,
@@ -536,9 +561,11 @@ class DataPlaneTests(FakeTestCase):
         status, _, data = self.raw("GET", "/health", token=None, headers={
             "Host": "pay.acme.workers.dev"})
         self.assertEqual((status, json.loads(data)), (200, {"ok": True}))
-        status, _, _ = self.raw("GET", "/health", token=None, headers={
-            "Host": "pay.other.workers.dev"})
-        self.assertEqual(status, 404)
+        for host in ("pay.other.workers.dev", "pay.abcd.workers.dev",
+                     "pay.acme.workers.dev.example"):
+            status, _, _ = self.raw("GET", "/health", token=None,
+                                    headers={"Host": host})
+            self.assertEqual(status, 404, host)
 
     def stripe(self, header, body=b'{"type": "ping"}'):
         return self.data("/pay/webhooks/stripe", "POST", body,
@@ -554,6 +581,10 @@ class DataPlaneTests(FakeTestCase):
         self.assertEqual(self.stripe("t=%d,v1=%s" % (t, mac), body), 200)
         self.assertEqual(self.stripe("t=%d,v1=%s,v1=%s" % (t, "0" * 64, mac),
                                      body), 200)
+        self.assertEqual(self.stripe("t=%d,v1=%s,v1=%s" % (t, mac, "0" * 64),
+                                     body), 200)
+        self.assertEqual(self.stripe("t=soon,v1=%s" % mac, body), 400)
+        self.assertEqual(self.stripe("t=%d" % t, body), 400)
         self.assertEqual(self.stripe(stripe_signature("abc", body), body),
                          400, "key without the whsec_ prefix")
         self.assertEqual(self.stripe(stripe_signature("whsec_abd", body),
@@ -692,6 +723,8 @@ class FaultTests(FakeTestCase):
     def test_reset_sends_no_answer_and_changes_nothing(self):
         self.fake.add_faults([{"method": "PATCH", "kind": "reset",
                                "path_regex": "/secrets-bulk$"}])
+        self.fails("GET", self.script_path("auth", "/secrets-bulk"), 405,
+                   10003)
         n = len(self.deployed("auth")["versions"])
         # A keep-alive client (as libcurl is) must see the connection go,
         # not wait for an answer.
@@ -709,8 +742,8 @@ class FaultTests(FakeTestCase):
         self.bulk("auth", {"K": "v"})
         self.assertEqual(len(self.deployed("auth")["versions"]), n + 1)
         log = self.fake.requests()
-        self.assertEqual((log[0]["status"], log[0]["fault"],
-                          log[0]["write"]), (0, "reset", True))
+        self.assertEqual((log[0]["fault"], log[1]["status"], log[1]["fault"],
+                          log[1]["write"]), (None, 0, "reset", True))
 
     def test_lost_answer_is_applied(self):
         self.fake.add_faults([{"method": "PUT", "kind": "lost"}])
