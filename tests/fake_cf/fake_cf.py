@@ -1797,7 +1797,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return
         world = self.server.world
         path = parts.path
-        host_script = world.find_host_script(self.headers.get("Host", ""))
+        with world.lock:
+            host_script = world.find_host_script(
+                self.headers.get("Host", ""))
         if path.startswith(CONTROL_PREFIX):
             status, obj = control_call(world, self.command,
                                        path[len(CONTROL_PREFIX):].strip("/"),
@@ -1809,7 +1811,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.data(host_script, path, path, body, t0)
         elif path.startswith(DATA_PREFIX):
             name, _, rest = path[len(DATA_PREFIX):].partition("/")
-            s = world.find_script(urllib.parse.unquote(name))
+            with world.lock:
+                s = world.find_script(urllib.parse.unquote(name))
             if s is None:
                 self.log_entry("data", path, 404, t0,
                                {"script": urllib.parse.unquote(name)})

@@ -929,6 +929,37 @@ class FaultTests(FakeTestCase):
         self.assertIs(socks[0], socks[1])
         self.assertIs(socks[1], socks[2])
 
+    def test_data_plane_during_scenario_edits(self):
+        stop = threading.Event()
+        statuses = []
+
+        def probe():
+            conn = http.client.HTTPConnection("127.0.0.1", self.fake.port,
+                                              timeout=10)
+            while not stop.is_set():
+                conn.request("GET", "/health",
+                             headers={"Host": "pay.acme.workers.dev"})
+                r = conn.getresponse()
+                r.read()
+                statuses.append(r.status)
+            conn.close()
+
+        threads = [threading.Thread(target=probe) for _ in range(4)]
+        for th in threads:
+            th.start()
+        try:
+            for i in range(300):
+                self.fake.edit([{"op": "add_script",
+                                 "spec": {"name": "tmp%d" % i}}])
+                self.fake.edit([{"op": "delete_script",
+                                 "script": "tmp%d" % i}])
+        finally:
+            stop.set()
+            for th in threads:
+                th.join()
+        self.assertGreater(len(statuses), 10)
+        self.assertEqual(set(statuses), {200})
+
     def test_concurrent_writes_are_consistent(self):
         errors = []
 
