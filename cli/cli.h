@@ -124,6 +124,15 @@ enum tv_status cli_key_file(const char *path, struct tv_secret **key,
  */
 int cli_check_service(const char *service, int writing);
 
+/*
+ * Checks that a has exactly the operands SERVICE NAME plus nextra more
+ * (no `--`), and that SERVICE and NAME are valid (SERVICE writable when
+ * writing).  Returns -1 when they are, else the exit code after printing
+ * the problem: 2 (with usage) for a wrong count, 1 for a bad name.
+ */
+int cli_check_target(const char *usage, const struct cli_args *a, int nextra,
+                     int writing);
+
 /* Checks a NAME operand; prints the problem and returns 1, or 0. */
 int cli_check_name(const char *name);
 

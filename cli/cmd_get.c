@@ -28,13 +28,11 @@ cmd_get(struct tv_cli *c, int argc, char **argv)
     rc = cli_parse(usage, opts, 1, argc, argv, &a);
     if (rc >= 0)
         return rc;
-    if (a.npos != 2 || a.rest != NULL)
-        rc = cli_misuse(usage, "get needs SERVICE and NAME");
-    else if (a.opt[0].count &&
-             cli_parse_u32(a.opt[0].value, 1, UINT32_MAX, &version) != 0)
+    if (a.opt[0].count &&
+        cli_parse_u32(a.opt[0].value, 1, UINT32_MAX, &version) != 0)
         rc = cli_misuse(usage, "--version: expected a version number");
-    else if (cli_check_service(a.pos[0], 0) || cli_check_name(a.pos[1]))
-        rc = 1;
+    else
+        rc = cli_check_target(usage, &a, 0, 0);
     if (rc >= 0)
         goto out;
     rc = cli_open_vault(c, &v);

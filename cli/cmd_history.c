@@ -65,10 +65,7 @@ cmd_history(struct tv_cli *c, int argc, char **argv)
     rc = cli_parse(usage, opts, 1, argc, argv, &a);
     if (rc >= 0)
         return rc;
-    if (a.npos != 2 || a.rest != NULL)
-        rc = cli_misuse(usage, "history needs SERVICE and NAME");
-    else if (cli_check_service(a.pos[0], 0) || cli_check_name(a.pos[1]))
-        rc = 1;
+    rc = cli_check_target(usage, &a, 0, 0);
     if (rc >= 0)
         goto out;
     rc = cli_open_vault(c, &v);

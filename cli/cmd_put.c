@@ -98,7 +98,7 @@ check_args(const struct cli_args *a, uint32_t *gen)
     const char *note = a->opt[O_NOTE].value;
 
     if (a->npos != 2 || a->rest != NULL)
-        return cli_misuse(usage, "put needs SERVICE and NAME");
+        return cli_misuse(usage, "expected SERVICE NAME");
     if (a->opt[O_TIER].value == NULL)
         return cli_misuse(usage, "option '--tier' is required");
     if (a->opt[O_GENERATE].count &&
@@ -109,10 +109,9 @@ check_args(const struct cli_args *a, uint32_t *gen)
                           GENERATE_MAX);
     if (note != NULL && strlen(note) > TV_NOTE_MAX)
         return cli_misuse(usage, "--note: longer than %d bytes", TV_NOTE_MAX);
-    if (cli_check_service(a->pos[0], 1) || cli_check_name(a->pos[1]) ||
-        cli_check_tier(a->opt[O_TIER].value))
+    if (cli_check_tier(a->opt[O_TIER].value))
         return 1;
-    return -1;
+    return cli_check_target(usage, a, 0, 1);
 }
 
 int

@@ -24,13 +24,9 @@ parse_target(const char *usage, int nver, int argc, char **argv,
 
     if (rc >= 0)
         return rc;
-    if (a->npos != 2 + nver || a->rest != NULL)
-        rc = cli_misuse(usage, "expected SERVICE NAME%s",
-                        nver ? " VERSION" : "");
-    else if (nver && cli_parse_u32(a->pos[2], 1, UINT32_MAX, version) != 0)
+    rc = cli_check_target(usage, a, nver, 1);
+    if (rc < 0 && nver && cli_parse_u32(a->pos[2], 1, UINT32_MAX, version))
         rc = cli_misuse(usage, "VERSION: expected a version number");
-    else if (cli_check_service(a->pos[0], 1) || cli_check_name(a->pos[1]))
-        rc = 1;
     if (rc >= 0)
         cli_args_free(a);
     return rc;

@@ -45,6 +45,18 @@ cli_check_name(const char *name)
 }
 
 int
+cli_check_target(const char *usage, const struct cli_args *a, int nextra,
+                 int writing)
+{
+    if (a->npos != 2 + nextra || a->rest != NULL)
+        return cli_misuse(usage, "expected SERVICE NAME%s",
+                          nextra ? " VERSION" : "");
+    if (cli_check_service(a->pos[0], writing) || cli_check_name(a->pos[1]))
+        return 1;
+    return -1;
+}
+
+int
 cli_check_tier(const char *tier)
 {
     if (!tv_tier_valid(tier)) {
