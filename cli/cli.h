@@ -210,6 +210,11 @@ enum tv_status cli_records_load(struct tv_vault *v, const char *service,
 /* Frees what cli_records_load filled; out may be zeroed. */
 void cli_records_free(struct cli_records *out);
 
+/*
+ * A command: runs with argv[0..argc) the words after its name (global
+ * options already taken), prints its results and messages, and returns
+ * the process exit code.  Every command answers -h/--help.
+ */
 typedef int (*cli_cmd_fn)(struct tv_cli *c, int argc, char **argv);
 
 int cmd_init(struct tv_cli *c, int argc, char **argv);
