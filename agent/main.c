@@ -257,14 +257,18 @@ print_plan(const cJSON *doc)
                tv_state_str(t, "verified_at"));
         cJSON_ArrayForEach(w, cJSON_GetObjectItemCaseSensitive(t, "workers"))
         {
-            printf("  %s\n", tv_state_str(w, "worker"));
             cJSON_ArrayForEach(s,
                                cJSON_GetObjectItemCaseSensitive(w, "secrets"))
             {
-                printf("    %-8s %-32s %-16s %s\n", tv_state_str(s, "action"),
-                       tv_state_str(s, "name"),
-                       tv_state_str(s, "fp")[0] ? tv_state_str(s, "fp") : "-",
-                       tv_state_str(s, "previous_fp"));
+                const char *fp = tv_state_str(s, "fp");
+                const char *was = tv_state_str(s, "previous_fp");
+
+                printf("  %-8s %-24s %-24s %s%s%s%s\n",
+                       tv_state_str(s, "action"), tv_state_str(w, "worker"),
+                       tv_state_str(s, "name"), fp[0] ? fp : "-",
+                       was[0] && strcmp(was, fp) != 0 ? " (was " : "",
+                       was[0] && strcmp(was, fp) != 0 ? was : "",
+                       was[0] && strcmp(was, fp) != 0 ? ")" : "");
             }
         }
     }
@@ -287,14 +291,18 @@ print_rollout(const cJSON *doc)
 
     cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(doc, "tiers"))
     {
+        const char *result = tv_state_str(t, "result");
         size_t n = 0;
 
         cJSON_ArrayForEach(w, cJSON_GetObjectItemCaseSensitive(t, "workers"))
         {
             n++;
         }
-        printf("tier '%s': %s (%zu worker%s pushed)\n", tv_state_str(t, "tier"),
-               tv_state_str(t, "result"), n, n == 1 ? "" : "s");
+        if (strcmp(result, "verified") == 0)
+            printf("tier '%s': verified (%zu worker%s pushed)\n",
+                   tv_state_str(t, "tier"), n, n == 1 ? "" : "s");
+        else
+            printf("tier '%s': %s\n", tv_state_str(t, "tier"), result);
     }
     printf("rollout %s\n", tv_state_str(doc, "result"));
 }

@@ -376,9 +376,8 @@ check_migration_names(struct checks *c, const char *db, char *const *names,
     }
     if (pending == 0)
         check(c, "migrations", db, 1,
-              "d1 database '%s': %zu migrations "
-              "applied",
-              db, n);
+              "d1 database '%s': %zu migration%s applied", db, n,
+              n == 1 ? "" : "s");
 }
 
 static const char *

@@ -156,8 +156,7 @@ finalize(struct tv_run *r, size_t pushed, struct tv_error *err)
     }
     r->t->verified = 1;
     snprintf(detail, sizeof(detail),
-             "tier '%s': %zu workers pushed, %zu workers and %zu secrets "
-             "verified",
+             "tier '%s': %zu of %zu workers pushed, %zu secrets verified",
              r->tier, pushed, r->t->nworkers, nsecrets);
     return tv_vault_audit(r->a->vault, "tier-verified", NULL, NULL, 0, NULL,
                           detail, err);
