@@ -26,11 +26,19 @@ step() {
 
 
 def can_unshare():
+    """Root, unshare, and a tmpfs mount allowed in a new namespace."""
     if os.geteuid() != 0 or shutil.which("unshare") is None:
         return False
-    p = subprocess.run(["unshare", "--mount", "true"],
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return p.returncode == 0
+    probe = tempfile.mkdtemp(prefix="tvtest-probe-")
+    try:
+        p = subprocess.run(["unshare", "--mount", "--propagation", "private",
+                            "mount", "-t", "tmpfs", "-o", "size=64k",
+                            "tmpfs", probe],
+                           stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+        return p.returncode == 0
+    finally:
+        os.rmdir(probe)
 
 
 class Namespaced(unittest.TestCase):
@@ -121,6 +129,6 @@ step verify $TV log verify
 
 if __name__ == "__main__":
     if not can_unshare():
-        print("skipped: needs root and unshare --mount")
+        print("skipped: needs root, unshare --mount and a tmpfs mount")
         sys.exit(77)
     tvtest.main()
