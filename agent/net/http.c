@@ -741,9 +741,15 @@ read_answer(struct xfer *x)
 {
     struct tv_http_response *resp = &x->req->resp;
     char *ct = NULL;
+    long ver = 0;
     char *ra;
 
     curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &resp->code);
+    if (curl_easy_getinfo(x->easy, CURLINFO_HTTP_VERSION, &ver) == CURLE_OK)
+        resp->http_version = ver == CURL_HTTP_VERSION_2_0   ? 20
+                             : ver == CURL_HTTP_VERSION_1_1 ? 11
+                             : ver == CURL_HTTP_VERSION_1_0 ? 10
+                                                            : 0;
     free(resp->content_type);
     free(resp->cf_mitigated);
     resp->content_type = NULL;
@@ -867,6 +873,7 @@ collect(struct tv_http *c)
     struct CURLMsg *m;
     struct xfer *x;
     char *priv;
+    long conns;
     size_t done = 0;
     int left;
 
@@ -876,6 +883,10 @@ collect(struct tv_http *c)
         priv = NULL;
         curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, &priv);
         x = (struct xfer *)priv;
+        if (curl_easy_getinfo(m->easy_handle, CURLINFO_NUM_CONNECTS, &conns) ==
+                CURLE_OK &&
+            conns > 0)
+            c->stats.connections += (unsigned long)conns;
         curl_multi_remove_handle(c->multi, m->easy_handle);
         if (x != NULL)
             finish(x, m->data.result);

@@ -82,6 +82,7 @@ struct tv_http_response {
     char *cf_mitigated; /* the cf-mitigated header, or NULL */
     long retry_after;   /* seconds from Retry-After, or -1 */
     unsigned attempts;  /* attempts made, 1 + retries */
+    int http_version;   /* of the last answer: 10, 11, 20; 0: none */
 };
 
 struct tv_http_request {
@@ -105,10 +106,12 @@ struct tv_http_request {
 
 /* Counters since tv_http_new, for the benchmark and the tests. */
 struct tv_http_stats {
-    unsigned long requests; /* attempts sent, retries included */
-    unsigned long writes;   /* of those, with a method other than GET and
-                               HEAD and without TV_HTTP_READ */
-    unsigned long retries;  /* attempts that repeated an earlier one */
+    unsigned long requests;    /* attempts sent, retries included */
+    unsigned long writes;      /* of those, with a method other than GET and
+                                  HEAD and without TV_HTTP_READ */
+    unsigned long retries;     /* attempts that repeated an earlier one */
+    unsigned long connections; /* connections opened (the rest reused one,
+                                  or shared one through HTTP/2) */
 };
 
 /*

@@ -36,8 +36,8 @@
 #define CREEM_VECTOR /* over "{}" */                                           \
     "46bdc2a2e83964bd2695acc6a1f97162d8bafc135a071aa5cd5c99aae5481440"
 
-static const char *python_path;
-static const char *server_path;
+static char *python_path;
+static char *server_path;
 static pid_t server_pid = -1;
 static int server_stdin = -1;
 static char base[64];
@@ -93,47 +93,91 @@ random_label(char *out, size_t outlen, const char *label)
     snprintf(out, outlen, "%s-%s", label, hex);
 }
 
+/*
+ * Starts `python script [args]`, whose first line of output is
+ * "PORT ..." (or "NONE"), into line; its stdin stays open in *in_fd until
+ * the test closes it, which stops the server.
+ */
 static int
-start_server(void **state)
+spawn(char *script, char *const *args, pid_t *pid, int *in_fd, char *line,
+      size_t linelen)
 {
+    char *argv[8];
     int in[2], out[2];
-    char line[64];
+    size_t i, n = 0;
     FILE *f;
-    int port = 0, tport = 0, wport = 0;
-    const char *slash;
 
-    (void)state;
-    if (sodium_init() < 0 || pipe(in) != 0 || pipe(out) != 0)
+    argv[n++] = python_path;
+    argv[n++] = script;
+    for (i = 0; args != NULL && args[i] != NULL && n < 7; i++)
+        argv[n++] = args[i];
+    argv[n] = NULL;
+    if (pipe(in) != 0 || pipe(out) != 0)
         return -1;
-    random_label(token_canary, sizeof(token_canary), "CANARYTOKEN");
-    random_label(stripe_secret, sizeof(stripe_secret), "whsec_CANARY");
-    random_label(creem_secret, sizeof(creem_secret), "creem_CANARY");
-    server_pid = fork();
-    if (server_pid < 0)
+    *pid = fork();
+    if (*pid < 0)
         return -1;
-    if (server_pid == 0) {
+    if (*pid == 0) {
         dup2(in[0], 0);
         dup2(out[1], 1);
         close(in[1]);
         close(out[0]);
-        execl(python_path, python_path, server_path, "--stripe-secret",
-              stripe_secret, "--creem-secret", creem_secret, (char *)NULL);
+        execv(python_path, argv);
         _exit(127);
     }
     close(in[0]);
     close(out[1]);
-    server_stdin = in[1];
+    *in_fd = in[1];
     f = fdopen(out[0], "r");
-    if (f == NULL || fgets(line, sizeof(line), f) == NULL ||
-        sscanf(line, "PORT %d %d %d", &port, &tport, &wport) != 3)
+    if (f == NULL || fgets(line, (int)linelen, f) == NULL)
         return -1;
     fclose(f);
+    return 0;
+}
+
+static void
+unspawn(pid_t pid, int in_fd)
+{
+    if (in_fd >= 0)
+        close(in_fd);
+    if (pid > 0) {
+        kill(pid, SIGTERM);
+        waitpid(pid, NULL, 0);
+    }
+}
+
+static void
+sibling(char *out, size_t outlen, const char *name)
+{
+    const char *slash = strrchr(server_path, '/');
+
+    snprintf(out, outlen, "%.*s%s", slash ? (int)(slash - server_path + 1) : 0,
+             server_path, name);
+}
+
+static int
+start_server(void **state)
+{
+    static char opt_stripe[] = "--stripe-secret";
+    static char opt_creem[] = "--creem-secret";
+    char *args[] = { opt_stripe, stripe_secret, opt_creem, creem_secret, NULL };
+    char line[64];
+    int port = 0, tport = 0, wport = 0;
+
+    (void)state;
+    if (sodium_init() < 0)
+        return -1;
+    random_label(token_canary, sizeof(token_canary), "CANARYTOKEN");
+    random_label(stripe_secret, sizeof(stripe_secret), "whsec_CANARY");
+    random_label(creem_secret, sizeof(creem_secret), "creem_CANARY");
+    if (spawn(server_path, args, &server_pid, &server_stdin, line,
+              sizeof(line)) != 0 ||
+        sscanf(line, "PORT %d %d %d", &port, &tport, &wport) != 3)
+        return -1;
     snprintf(base, sizeof(base), "http://127.0.0.1:%d", port);
     snprintf(tls_base, sizeof(tls_base), "127.0.0.1:%d", tport);
     snprintf(wrong_base, sizeof(wrong_base), "127.0.0.1:%d", wport);
-    slash = strrchr(server_path, '/');
-    snprintf(ca_path, sizeof(ca_path), "%.*stls/ca.pem",
-             slash ? (int)(slash - server_path + 1) : 0, server_path);
+    sibling(ca_path, sizeof(ca_path), "tls/ca.pem");
     return 0;
 }
 
@@ -141,12 +185,7 @@ static int
 stop_server(void **state)
 {
     (void)state;
-    if (server_stdin >= 0)
-        close(server_stdin);
-    if (server_pid > 0) {
-        kill(server_pid, SIGTERM);
-        waitpid(server_pid, NULL, 0);
-    }
+    unspawn(server_pid, server_stdin);
     logs_reset();
     return 0;
 }
@@ -1022,6 +1061,60 @@ test_tls(void **state)
 }
 
 static void
+test_http2_multiplexed(void **state)
+{
+    struct tv_http *c = tls_client(ca_path);
+    struct tv_secret *tok = secret(token_canary);
+    struct tv_http_request r[8];
+    struct tv_http_stats st;
+    struct tv_error err;
+    char script[4096], line[64], u[64];
+    pid_t pid = -1;
+    int in_fd = -1, port = 0;
+    size_t i;
+
+    (void)state;
+    sibling(script, sizeof(script), "h2server.py");
+    assert_int_equal(spawn(script, NULL, &pid, &in_fd, line, sizeof(line)), 0);
+    if (sscanf(line, "PORT %d", &port) != 1) {
+        /* nghttpd (Debian's nghttp2-server) is not installed. */
+        unspawn(pid, in_fd);
+        tv_secret_free(tok);
+        tv_http_free(c);
+        skip();
+    }
+    logs_reset();
+    snprintf(u, sizeof(u), "https://127.0.0.1:%d/health", port);
+    memset(r, 0, sizeof(r));
+    for (i = 0; i < 8; i++) {
+        r[i].method = "GET";
+        r[i].url = u;
+        r[i].bearer = tok;
+    }
+    assert_int_equal(tv_http_run(c, r, 8, 0, &err), TV_OK);
+    for (i = 0; i < 8; i++) {
+        assert_int_equal(r[i].resp.code, 200);
+        assert_int_equal(r[i].resp.http_version, 20);
+        tv_http_response_free(&r[i].resp);
+    }
+    /* Eight requests, one connection: they shared it as HTTP/2 streams. */
+    tv_http_get_stats(c, &st);
+    assert_int_equal(st.connections, 1);
+    /*
+     * libcurl 7.88 traces each HTTP/2 request header as an info line
+     * ("h2h3 [name: value]"), the Authorization one included: those lines
+     * must be caught too, not only the header block.
+     */
+    assert_non_null(strstr(logs.data, "* h2h3 [:path: /health]"));
+    assert_non_null(strstr(logs.data, "* [a line naming a credential, "
+                                      "redacted]"));
+    assert_null(strstr(logs.data, token_canary));
+    unspawn(pid, in_fd);
+    tv_secret_free(tok);
+    tv_http_free(c);
+}
+
+static void
 test_cf_html_after_retries(void **state)
 {
     struct cfenv e;
@@ -1198,6 +1291,7 @@ main(int argc, char **argv)
         cmocka_unit_test(test_connection_reuse),
         cmocka_unit_test(test_timeouts),
         cmocka_unit_test(test_tls),
+        cmocka_unit_test(test_http2_multiplexed),
         cmocka_unit_test(test_headers_body_and_canary),
         cmocka_unit_test(test_bad_token_refused),
         cmocka_unit_test(test_cf_verify_fallback_and_pages),
