@@ -226,13 +226,74 @@ forward_signal(int sig)
         kill((pid_t)child_pid, sig);
 }
 
+struct saved_signals {
+    struct sigaction intr, quit, term;
+    sigset_t mask;
+};
+
+/*
+ * While the child runs: SIGINT and SIGQUIT are the child's (the terminal
+ * sends them to both), SIGTERM is passed on to it.  SIGTERM stays blocked
+ * until the child's pid is known, so that none is lost.
+ */
+static void
+signals_for_wait(struct saved_signals *s)
+{
+    struct sigaction ign = { 0 }, fwd = { 0 };
+    sigset_t term;
+
+    sigemptyset(&term);
+    sigaddset(&term, SIGTERM);
+    sigprocmask(SIG_BLOCK, &term, &s->mask);
+    ign.sa_handler = SIG_IGN;
+    fwd.sa_handler = forward_signal;
+    sigaction(SIGINT, &ign, &s->intr);
+    sigaction(SIGQUIT, &ign, &s->quit);
+    sigaction(SIGTERM, &fwd, &s->term);
+}
+
+static void
+signals_restore(const struct saved_signals *s)
+{
+    sigaction(SIGINT, &s->intr, NULL);
+    sigaction(SIGQUIT, &s->quit, NULL);
+    sigaction(SIGTERM, &s->term, NULL);
+    sigprocmask(SIG_SETMASK, &s->mask, NULL);
+}
+
+/* In the child: exec, or report errno on fd and exit. */
+static void
+exec_child(char **argv, char **envp, int fd, const struct saved_signals *s)
+{
+    int child_errno;
+
+    signals_restore(s);
+    execvpe(argv[0], argv, envp);
+    child_errno = errno;
+    (void)!write(fd, &child_errno, sizeof(child_errno));
+    _exit(127);
+}
+
+/* The exit code of run for a child that started: its status. */
+static int
+wait_child(pid_t pid)
+{
+    int status = 0;
+
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    if (WIFSIGNALED(status))
+        return 128 + WTERMSIG(status);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+}
+
 /* Forks and execs; returns the exit code run must exit with. */
 static int
 spawn(char **argv, struct envset *e)
 {
-    struct sigaction ign = { 0 }, fwd = { 0 }, old_int, old_quit, old_term;
+    struct saved_signals saved;
     char **envp = build_env(e);
-    int fds[2], status = 0, child_errno = 0;
+    int fds[2], child_errno = 0, rc;
     pid_t pid;
 
     if (envp == NULL || pipe2(fds, O_CLOEXEC) != 0) {
@@ -240,23 +301,12 @@ spawn(char **argv, struct envset *e)
         free(envp);
         return 1;
     }
-    ign.sa_handler = SIG_IGN;
-    fwd.sa_handler = forward_signal;
-    sigaction(SIGINT, &ign, &old_int);
-    sigaction(SIGQUIT, &ign, &old_quit);
-    sigaction(SIGTERM, &fwd, &old_term);
+    signals_for_wait(&saved);
     pid = fork();
-    if (pid == 0) {
-        sigaction(SIGINT, &old_int, NULL);
-        sigaction(SIGQUIT, &old_quit, NULL);
-        sigaction(SIGTERM, &old_term, NULL);
-        close(fds[0]);
-        execvpe(argv[0], argv, envp);
-        child_errno = errno;
-        (void)!write(fds[1], &child_errno, sizeof(child_errno));
-        _exit(127);
-    }
+    if (pid == 0)
+        exec_child(argv, envp, fds[1], &saved);
     child_pid = pid;
+    sigprocmask(SIG_SETMASK, &saved.mask, NULL);
     close(fds[1]);
     free(envp);
     envset_free(e);
@@ -269,15 +319,12 @@ spawn(char **argv, struct envset *e)
            errno == EINTR)
         ;
     close(fds[0]);
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        ;
+    rc = wait_child(pid);
     if (child_errno != 0) {
         cli_error("cannot run '%s': %s", argv[0], strerror(child_errno));
         return 1;
     }
-    if (WIFSIGNALED(status))
-        return 128 + WTERMSIG(status);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+    return rc;
 }
 
 static int

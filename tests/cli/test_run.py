@@ -3,6 +3,8 @@ exit status passed through) and of run/import with a policy."""
 
 import json
 import os
+import signal
+import subprocess
 
 import tvtest
 from tvtest import TestCase
@@ -84,6 +86,17 @@ class RunService(TestCase):
         self.assertExit(self.vault.tv("run", "--service", "web", "--",
                                       "false"), 1)
 
+    def test_sigterm_passed_on(self):
+        cmd = tvtest.WRAPPER + [tvtest.TIERVAULT, "run", "--service", "web",
+                                "--", "sh", "-c", "echo ready; exec sleep 600"]
+        p = subprocess.Popen(cmd, env=self.vault.env,
+                             stdin=subprocess.DEVNULL,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.assertEqual(p.stdout.readline(), b"ready\n")
+        p.terminate()
+        p.communicate(timeout=60)
+        self.assertEqual(p.returncode, 128 + signal.SIGTERM)
+
     def test_no_shell(self):
         p = self.vault.tv("run", "--service", "web", "--", "echo", "$A",
                           "*", "a;b")
@@ -138,6 +151,8 @@ class RunPolicy(TestCase):
         for extra in ([], ["--through", "payment"], ["--through", "ai"]):
             p = self.run_worker(*extra)
             self.assertExit(p, 0, extra)
+            if extra[1:] == ["ai"]:
+                self.assertIn("tier 'ai' is disabled", p.stderr)
             env = json.loads(p.stdout)
             self.assertEqual(env["STRIPE_WEBHOOK_SECRET"], "whsec_1")
             self.assertEqual(env["INTERNAL_TOKEN"], "tok-shared")
