@@ -107,6 +107,17 @@ class Terminal(TestCase):
         code, rest = s.finish()
         self.assertEqual(code, 3, rest)
 
+    def test_colour_only_without_no_color(self):
+        self.env.pop("NO_COLOR", None)
+        code, out = self.session("frobnicate").finish()
+        self.assertEqual(code, 2)
+        self.assertIn("\033[31mtiervault: unknown command", out)
+        self.env["NO_COLOR"] = "1"
+        code, out = self.session("frobnicate").finish()
+        self.assertEqual(code, 2)
+        self.assertIn("tiervault: unknown command", out)
+        self.assertNotIn("\033[", out)
+
     def test_mismatch_refused(self):
         s = self.session("init", "--kdf", "interactive")
         s.expect("new passphrase: ")
