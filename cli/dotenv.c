@@ -352,6 +352,9 @@ tv_dotenv_parse(const unsigned char *buf, size_t len, const char *source,
         st = fail(&p, line, "NUL byte in the input");
         goto fail;
     }
+    /* editors on Windows may start the file with a UTF-8 byte order mark */
+    if (len >= 3 && memcmp(buf, "\xef\xbb\xbf", 3) == 0)
+        p.pos = 3;
     while (p.pos < p.len) {
         skip_blanks(&p);
         if (!at_eol(&p) && p.buf[p.pos] == '#')

@@ -3,7 +3,8 @@
  * dotenv tools write them: comments, blank lines, an `export ` prefix,
  * `NAME=value` with unquoted values (trimmed, ` #` starts a comment),
  * single-quoted values (literal), double-quoted values with `\n` `\r` `\t`
- * `\"` `\\` escapes, values spanning lines inside quotes, CRLF line ends.
+ * `\"` `\\` escapes, values spanning lines inside quotes, CRLF line ends,
+ * a leading UTF-8 byte order mark.
  *
  * A pure function over a buffer: no I/O, no printing.  Values are decoded
  * into one guarded arena; names are not secret and live in ordinary memory.

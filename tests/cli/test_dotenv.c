@@ -138,6 +138,25 @@ test_multiline_and_crlf(void **state)
 }
 
 static void
+test_byte_order_mark(void **state)
+{
+    struct tv_dotenv d = { 0 };
+    struct tv_error err = { 0 };
+
+    (void)state;
+    assert_int_equal(parse("\xef\xbb\xbf"
+                           "A=1\n",
+                           &d, &err),
+                     TV_OK);
+    assert_int_equal(d.n, 1);
+    expect(&d, 0, "A", "1", 1);
+    tv_dotenv_free(&d);
+    expect_error("A=1\n\xef\xbb\xbf"
+                 "B=s3cr3t\n",
+                 2, "invalid name");
+}
+
+static void
 test_errors(void **state)
 {
     (void)state;
@@ -228,6 +247,7 @@ main(void)
         cmocka_unit_test(test_unquoted),
         cmocka_unit_test(test_quoted),
         cmocka_unit_test(test_multiline_and_crlf),
+        cmocka_unit_test(test_byte_order_mark),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_nul_and_size),
         cmocka_unit_test(test_empty_input),
