@@ -824,6 +824,7 @@ finish(struct xfer *x, CURLcode rc)
 {
     struct tv_http_request *r = x->req;
     struct tv_http_response *resp = &r->resp;
+    curl_off_t us;
     char why[64];
 
     x->state = XFER_DONE;
@@ -840,8 +841,10 @@ finish(struct xfer *x, CURLcode rc)
         return;
     }
     read_answer(x);
-    tv_http_log(x->client, TV_HTTP_LOG_DEBUG, "%s %s: %ld, %zu bytes",
-                r->method, r->url, resp->code, x->len);
+    if (curl_easy_getinfo(x->easy, CURLINFO_TOTAL_TIME_T, &us) != CURLE_OK)
+        us = 0;
+    tv_http_log(x->client, TV_HTTP_LOG_DEBUG, "%s %s: %ld, %zu bytes, %ld ms",
+                r->method, r->url, resp->code, x->len, (long)(us / 1000));
     if ((resp->code == 429 || resp->code >= 500) &&
         resp->attempts <= x->max_retries) {
         if (resp->retry_after > TV_HTTP_RETRY_AFTER_MAX) {
