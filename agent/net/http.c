@@ -814,9 +814,14 @@ fail_transport(struct xfer *x, CURLcode rc)
     }
     x->state = XFER_DONE;
     r->resp.code = 0;
-    r->resp.status = tv_error_set(
-        &r->resp.err, TV_ENET, "%s %s: %s (%u attempt%s)", r->method, r->url,
-        why, r->resp.attempts, r->resp.attempts == 1 ? "" : "s");
+    /* A caller that retries itself (a probe) counts its own attempts. */
+    if (x->max_retries == 0)
+        r->resp.status = tv_error_set(&r->resp.err, TV_ENET, "%s %s: %s",
+                                      r->method, r->url, why);
+    else
+        r->resp.status = tv_error_set(
+            &r->resp.err, TV_ENET, "%s %s: %s (%u attempt%s)", r->method,
+            r->url, why, r->resp.attempts, r->resp.attempts == 1 ? "" : "s");
 }
 
 static void

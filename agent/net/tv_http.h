@@ -156,7 +156,8 @@ enum tv_status tv_http_check_url(const char *url, struct tv_error *err);
  * tv_http_check_url, bearer with a non-ASCII or control byte, both body
  * and secret_body), TV_EAPI (response larger than the client's cap:
  * "response too large"), TV_ENET (transport failure after the allowed
- * attempts: the method, URL, libcurl's reason and the attempts made),
+ * attempts: the method, URL, libcurl's reason and, unless the request
+ * has TV_HTTP_NO_RETRY, the attempts made),
  * TV_ENOMEM.
  *
  * Returns TV_OK when every request has resp.status TV_OK; otherwise the

@@ -408,30 +408,42 @@ test_bounded_retries(void **state)
     tv_http_free(c);
 }
 
+/*
+ * A URL on a loopback port bound by *fd but not listening: connecting
+ * there is refused for as long as the caller keeps fd open.
+ */
+static void
+refused_url(char *u, size_t len, int *fd)
+{
+    struct sockaddr_in a;
+    socklen_t alen = sizeof(a);
+
+    *fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(*fd >= 0);
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(*fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(getsockname(*fd, (struct sockaddr *)&a, &alen), 0);
+    snprintf(u, len, "http://127.0.0.1:%d/x", ntohs(a.sin_port));
+}
+
 static void
 test_connection_refused(void **state)
 {
     struct tv_http *c = client(10, 0, TV_HTTP_LOG_DEBUG);
     struct tv_http_request r;
-    struct sockaddr_in a;
-    socklen_t alen = sizeof(a);
     char u[64];
     int fd;
 
     (void)state;
-    /* A port that was just free: nothing listens there. */
-    fd = socket(AF_INET, SOCK_STREAM, 0);
-    memset(&a, 0, sizeof(a));
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &alen), 0);
-    snprintf(u, sizeof(u), "http://127.0.0.1:%d/x", ntohs(a.sin_port));
-    close(fd);
+    refused_url(u, sizeof(u), &fd);
     get1(c, &r, u);
+    close(fd);
     assert_int_equal(r.resp.status, TV_ENET);
     assert_int_equal(r.resp.attempts, 4);
     assert_non_null(strstr(r.resp.err.msg, u));
+    assert_non_null(strstr(r.resp.err.msg, "(4 attempts)"));
     tv_http_response_free(&r.resp);
     tv_http_free(c);
 }
@@ -979,7 +991,7 @@ test_timeouts(void **state)
     r.flags = TV_HTTP_NO_RETRY;
     assert_int_equal(tv_http_run(c, &r, 1, 1, &err), TV_ENET);
     assert_int_equal(r.resp.attempts, 1);
-    assert_non_null(strstr(err.msg, "(1 attempt)"));
+    assert_null(strstr(err.msg, "attempt"));
     tv_http_response_free(&r.resp);
 
     /* Retry-After as an HTTP date is honoured too. */
@@ -1168,9 +1180,11 @@ test_probes(void **state)
     char over[] = "Cloudflare-Workers-Version-Overrides: w1=\"v-1\"";
     char ok[] = "ok", healthy[] = "healthy";
     char far[] = "http://192.0.2.1/health";
+    char refused[64];
+    int fd;
     struct tv_http_stats before, after;
-    struct tv_probe p[9];
-    struct tv_probe_job j[9];
+    struct tv_probe p[10];
+    struct tv_probe_job j[10];
     struct tv_error err;
     size_t i;
 
@@ -1188,15 +1202,18 @@ test_probes(void **state)
     p[6] = probe(TV_PROBE_STRIPE_WEBHOOK, url("/webhook/lax"));
     p[7] = probe(TV_PROBE_CREEM_WEBHOOK, url("/webhook/creem"));
     p[8] = probe(TV_PROBE_HTTP, url("/override?want=w1%%3D%%22v-1%%22"));
+    refused_url(refused, sizeof(refused), &fd);
+    p[9] = probe(TV_PROBE_HTTP, refused);
     memset(j, 0, sizeof(j));
-    for (i = 0; i < 9; i++)
+    for (i = 0; i < 10; i++)
         j[i].probe = &p[i];
     j[4].secret = good;
     j[5].secret = bad;
     j[6].secret = good;
     j[7].secret = cgood;
     j[8].extra_header = over;
-    assert_int_equal(tv_probe_run(c, j, 9, 0, &err), TV_OK);
+    assert_int_equal(tv_probe_run(c, j, 10, 0, &err), TV_OK);
+    close(fd);
 
     assert_true(j[0].passed);
     assert_false(j[1].passed);
@@ -1216,6 +1233,10 @@ test_probes(void **state)
     assert_non_null(strstr(j[6].reason, "forged signature accepted with 200"));
     assert_true(j[7].passed);
     assert_true(j[8].passed);
+    assert_false(j[9].passed);
+    assert_non_null(strstr(j[9].reason, "GET http://127.0.0.1:"));
+    assert_non_null(strstr(j[9].reason, " (2 attempts)"));
+    assert_null(strstr(j[9].reason, "attempt)"));
 
     /* Without the override header the route refuses: the header counts. */
     j[8].extra_header = NULL;
@@ -1228,7 +1249,7 @@ test_probes(void **state)
     assert_int_equal(tv_probe_run(c, &j[7], 1, 0, &err), TV_OK);
     assert_false(j[7].passed);
 
-    for (i = 0; i < 9; i++)
+    for (i = 0; i < 10; i++)
         assert_null(strstr(j[i].reason, stripe_secret));
     assert_true(logs.lines > 0);
     assert_null(strstr(logs.data, stripe_secret));
