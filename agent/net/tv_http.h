@@ -22,6 +22,7 @@
  * logged at any level.
  *
  * The library never prints: it reports through the caller's log callback.
+ * A client is not thread-safe: use it from one thread at a time.
  */
 #ifndef TV_HTTP_H
 #define TV_HTTP_H
