@@ -242,8 +242,9 @@ enum tv_status tv_cf_prep_d1_select(struct tv_cf *cf, struct tv_cf_call *c,
  *                 malformed answer, a response too large
  *   TV_ENET       the network failed after the allowed attempts
  *   TV_EINPUT / TV_ENOMEM  from the call's preparation
- * Returns TV_OK when every call succeeded, otherwise the status of the
- * first failed call, with its message in err.
+ * A zeroed call (never prepared, or released) is left alone, so that an
+ * array may have gaps.  Returns TV_OK when every call succeeded, otherwise
+ * the status of the first failed call, with its message in err.
  */
 enum tv_status tv_cf_run(struct tv_cf *cf, struct tv_cf_call *calls, size_t n,
                          size_t max_parallel, struct tv_error *err);

@@ -777,6 +777,14 @@ test_cf_envelope(void **state)
     assert_int_equal(tv_cf_run(e.cf, c, 2, 0, &err), TV_EINPUT);
     tv_cf_call_release(&c[0]);
     tv_cf_call_release(&c[1]);
+
+    /* Gaps in an array of calls are left alone. */
+    assert_int_equal(tv_cf_prep_settings(e.cf, &c[1], ACCOUNT, "w1", &err),
+                     TV_OK);
+    assert_int_equal(tv_cf_run(e.cf, c, 2, 0, &err), TV_OK);
+    assert_null(c[0].result);
+    assert_non_null(c[1].result);
+    tv_cf_call_release(&c[1]);
     cf_close(&e);
 }
 
