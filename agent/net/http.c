@@ -807,7 +807,9 @@ fail_transport(struct xfer *x, CURLcode rc)
 
     snprintf(why, sizeof(why), "%s",
              x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc));
-    why[0] = (char)tolower((unsigned char)why[0]);
+    /* House style is lowercase, but "SSL" stays an acronym. */
+    if (islower((unsigned char)why[1]))
+        why[0] = (char)tolower((unsigned char)why[0]);
     if (curl_retryable(rc) && r->resp.attempts <= x->max_retries) {
         schedule_retry(x, why);
         return;

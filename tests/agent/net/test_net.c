@@ -1047,6 +1047,7 @@ test_tls(void **state)
     get1(sys, &r, u);
     assert_int_equal(r.resp.status, TV_ENET);
     assert_int_equal(r.resp.attempts, 1);
+    assert_non_null(strstr(r.resp.err.msg, "SSL certificate problem"));
     tv_http_response_free(&r.resp);
 
     /* With the CA bundle it verifies, by IP and by name. */
@@ -1068,6 +1069,7 @@ test_tls(void **state)
     get1(ours, &r, u);
     assert_int_equal(r.resp.status, TV_ENET);
     assert_int_equal(r.resp.attempts, 1);
+    assert_non_null(strstr(r.resp.err.msg, "host name '127.0.0.1'"));
     tv_http_response_free(&r.resp);
 
     assert_null(strstr(logs.data, token_canary));
