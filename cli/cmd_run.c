@@ -188,8 +188,10 @@ from_policy(struct tv_cli *c, struct tv_vault *v, const struct cli_args *a,
 }
 
 /*
- * The child's environment: ours without the names being set, then the
- * secrets.  The array is ordinary memory; the strings stay where they are.
+ * The child's environment: ours without the names being set and without
+ * TIERVAULT_PASSPHRASE (the child gets the secrets asked for, not the key
+ * to all of them), then the secrets.  The array is ordinary memory; the
+ * strings stay where they are.
  */
 static char **
 build_env(const struct envset *e)
@@ -204,7 +206,7 @@ build_env(const struct envset *e)
         return NULL;
     for (size_t i = 0; i < n; i++) {
         size_t len = strcspn(environ[i], "=");
-        int replaced = 0;
+        int replaced = strncmp(environ[i], "TIERVAULT_PASSPHRASE=", 21) == 0;
 
         for (size_t j = 0; j < e->n && !replaced; j++)
             replaced =

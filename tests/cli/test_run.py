@@ -57,6 +57,11 @@ class RunService(TestCase):
         self.assertEqual(env["C"], "gamma")
         self.assertEqual(env["KEEP"], "kept")
         self.assertNotIn("X", env)
+        # the key to the whole vault is not handed on
+        env = self.env_of("--service", "web",
+                          env={"TIERVAULT_PASSPHRASE": "pw"})
+        self.assertNotIn("TIERVAULT_PASSPHRASE", env)
+        self.assertEqual(env["TIERVAULT_KEY_FILE"], self.vault.keyfile)
 
     def test_tiers(self):
         env = self.env_of("--service", "web", "--tier", "core")
