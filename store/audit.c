@@ -234,53 +234,44 @@ entry_decode(const MDB_val *k, const MDB_val *d, struct tv_rec_audit *e,
     return e->seq == tv_be64(k->mv_data) ? 0 : -1;
 }
 
+struct log_walk {
+    tv_audit_cb cb;
+    void *ctx;
+    uint64_t n;                     /* entries verified so far */
+    unsigned char prev[TV_MAC_LEN]; /* the MAC of entry n */
+    uint64_t *bad_seq;
+};
+
+static enum tv_status
+log_visit(struct tv_vault *v, const MDB_val *k, const MDB_val *d, void *ctx,
+          struct tv_error *err)
+{
+    struct log_walk *w = ctx;
+    struct tv_audit_entry out;
+    struct tv_rec_audit e;
+    size_t blen;
+
+    if (entry_decode(k, d, &e, &blen) != 0)
+        return tv_error_set(
+            err, TV_EFORMAT, "vault '%s': audit entry %llu does not parse",
+            v->dir,
+            k->mv_size == 8 ? (unsigned long long)tv_be64(k->mv_data) : 0ULL);
+    entry_fill(&out, &e);
+    return (enum tv_status)w->cb(&out, w->ctx);
+}
+
 enum tv_status
 tv_vault_log(struct tv_vault *v, tv_audit_cb cb, void *ctx,
              struct tv_error *err)
 {
-    struct tv_audit_entry out;
-    struct tv_rec_audit e;
-    MDB_cursor *cur = NULL;
-    MDB_txn *txn = NULL;
-    enum tv_status st;
-    MDB_val k, d;
-    size_t blen;
-    int rc;
+    struct log_walk w = { 0 };
 
     if (v == NULL || cb == NULL)
         return tv_error_set(err, TV_EINPUT, "no vault or callback given");
-    st = tv_txn_read(v, &txn, err);
-    if (st != TV_OK)
-        return st;
-    rc = mdb_cursor_open(txn, v->audit, &cur);
-    if (rc != 0) {
-        st = tv_mdb_error(v, rc, "read audit log", err);
-        goto out;
-    }
-    for (rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST); rc == 0;
-         rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
-        if (entry_decode(&k, &d, &e, &blen) != 0) {
-            st = tv_error_set(
-                err, TV_EFORMAT, "vault '%s': audit entry %llu does not parse",
-                v->dir,
-                k.mv_size == 8 ? (unsigned long long)tv_be64(k.mv_data) : 0ULL);
-            goto out;
-        }
-        entry_fill(&out, &e);
-        rc = cb(&out, ctx);
-        if (rc != 0) {
-            st = (enum tv_status)rc;
-            goto out;
-        }
-    }
-    if (rc != MDB_NOTFOUND)
-        st = tv_mdb_error(v, rc, "read audit log", err);
-
-out:
-    if (cur != NULL)
-        mdb_cursor_close(cur);
-    mdb_txn_abort(txn);
-    return st;
+    w.cb = cb;
+    w.ctx = ctx;
+    return tv_db_each_read(v, v->audit, NULL, log_visit, &w, "read audit log",
+                           err);
 }
 
 static enum tv_status
@@ -293,34 +284,46 @@ chain_broken(struct tv_vault *v, uint64_t seq, const char *why,
                         v->dir, (unsigned long long)seq, why);
 }
 
-/* Walks the chain; *n is how many entries verified, prev the last MAC. */
+/* Checks one entry against the chain so far and advances it. */
 static enum tv_status
-chain_walk(struct tv_vault *v, MDB_cursor *cur, uint64_t *n,
-           unsigned char prev[TV_MAC_LEN], uint64_t *bad_seq,
-           struct tv_error *err)
+chain_visit(struct tv_vault *v, const MDB_val *k, const MDB_val *d, void *ctx,
+            struct tv_error *err)
 {
+    struct log_walk *w = ctx;
     unsigned char mac[TV_MAC_LEN];
     struct tv_rec_audit e;
-    MDB_val k, d;
     size_t blen;
-    int rc;
 
-    for (rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST); rc == 0;
-         rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
-        if (k.mv_size != 8 || tv_be64(k.mv_data) != *n + 1)
-            return chain_broken(v, *n + 1, "is missing", bad_seq, err);
-        if (entry_decode(&k, &d, &e, &blen) != 0)
-            return chain_broken(v, *n + 1, "does not parse", bad_seq, err);
-        tv_audit_mac(TV_KEYS(v), prev, d.mv_data, blen, mac);
-        /* constant time: the MAC must not be guessable byte by byte */
-        if (!tv_ct_equal(mac, TV_MAC_LEN,
-                         (const unsigned char *)d.mv_data + blen, TV_MAC_LEN))
-            return chain_broken(v, *n + 1, "was altered", bad_seq, err);
-        memcpy(prev, mac, TV_MAC_LEN);
-        (*n)++;
-    }
-    if (rc != MDB_NOTFOUND)
-        return tv_mdb_error(v, rc, "read audit log", err);
+    if (k->mv_size != 8 || tv_be64(k->mv_data) != w->n + 1)
+        return chain_broken(v, w->n + 1, "is missing", w->bad_seq, err);
+    if (entry_decode(k, d, &e, &blen) != 0)
+        return chain_broken(v, w->n + 1, "does not parse", w->bad_seq, err);
+    tv_audit_mac(TV_KEYS(v), w->prev, d->mv_data, blen, mac);
+    /* constant time: the MAC must not be guessable byte by byte */
+    if (!tv_ct_equal(mac, TV_MAC_LEN, (const unsigned char *)d->mv_data + blen,
+                     TV_MAC_LEN))
+        return chain_broken(v, w->n + 1, "was altered", w->bad_seq, err);
+    memcpy(w->prev, mac, TV_MAC_LEN);
+    w->n++;
+    return TV_OK;
+}
+
+/* After the walk: the head must count and end where the chain does. */
+static enum tv_status
+chain_end(struct tv_vault *v, const struct log_walk *w,
+          const struct tv_audit_head *head, struct tv_error *err)
+{
+    if (w->n < head->count)
+        return chain_broken(v, w->n + 1, "is missing (the log was truncated)",
+                            w->bad_seq, err);
+    if (w->n > head->count)
+        return chain_broken(v, head->count + 1,
+                            "is not counted by the recorded head", w->bad_seq,
+                            err);
+    /* constant time, as for every MAC */
+    if (!tv_ct_equal(w->prev, TV_MAC_LEN, head->last, TV_MAC_LEN))
+        return chain_broken(v, w->n, "does not match the recorded head",
+                            w->bad_seq, err);
     return TV_OK;
 }
 
@@ -328,45 +331,27 @@ enum tv_status
 tv_vault_log_verify(struct tv_vault *v, uint64_t *count, uint64_t *bad_seq,
                     struct tv_error *err)
 {
-    unsigned char prev[TV_MAC_LEN] = { 0 };
+    struct log_walk w = { 0 };
     struct tv_audit_head head;
-    MDB_cursor *cur = NULL;
     MDB_txn *txn = NULL;
     enum tv_status st;
-    uint64_t n = 0;
-    int rc;
 
     if (bad_seq != NULL)
         *bad_seq = 0;
+    w.bad_seq = bad_seq;
     st = tv_need_unlocked(v, err);
     if (st == TV_OK)
         st = tv_txn_read(v, &txn, err);
     if (st != TV_OK)
         return st;
     st = tv_audit_head_load(v, txn, &head, err);
-    if (st != TV_OK)
-        goto out;
-    rc = mdb_cursor_open(txn, v->audit, &cur);
-    if (rc != 0) {
-        st = tv_mdb_error(v, rc, "read audit log", err);
-        goto out;
-    }
-    st = chain_walk(v, cur, &n, prev, bad_seq, err);
-    if (st != TV_OK)
-        goto out;
-    if (n < head.count)
-        st = chain_broken(v, n + 1, "is missing (the log was truncated)",
-                          bad_seq, err);
-    else if (n > head.count ||
-             !tv_ct_equal(prev, TV_MAC_LEN, head.last, TV_MAC_LEN))
-        st = chain_broken(v, head.count + 1 > n ? n : head.count + 1,
-                          "does not match the recorded head", bad_seq, err);
+    if (st == TV_OK)
+        st = tv_db_each(v, txn, v->audit, NULL, chain_visit, &w,
+                        "read audit log", err);
+    if (st == TV_OK)
+        st = chain_end(v, &w, &head, err);
     if (st == TV_OK && count != NULL)
-        *count = n;
-
-out:
-    if (cur != NULL)
-        mdb_cursor_close(cur);
+        *count = w.n;
     mdb_txn_abort(txn);
     return st;
 }

@@ -327,14 +327,15 @@ put_order(const struct tv_put *items, size_t n, size_t **order,
     sort_items = NULL;
     for (i = 1; i < n; i++) {
         const struct tv_put *a = &items[o[i - 1]], *b = &items[o[i]];
+        size_t lo = o[i - 1] < o[i] ? o[i - 1] : o[i];
+        size_t hi = o[i - 1] < o[i] ? o[i] : o[i - 1];
 
         if (strcmp(a->service, b->service) == 0 &&
             strcmp(a->name, b->name) == 0) {
             free(o);
-            return tv_error_set(
-                err, TV_EINPUT, "'%s/%s' is given twice (items %zu and %zu)",
-                a->service, a->name, (o[i - 1] < o[i] ? o[i - 1] : o[i]) + 1,
-                (o[i - 1] < o[i] ? o[i] : o[i - 1]) + 1);
+            return tv_error_set(err, TV_EINPUT,
+                                "'%s/%s' is given twice (items %zu and %zu)",
+                                a->service, a->name, lo + 1, hi + 1);
         }
     }
     *order = o;
@@ -528,48 +529,23 @@ tv_vault_get(struct tv_vault *v, const char *service, const char *name,
     return st;
 }
 
-enum tv_status
-tv_vault_stat(struct tv_vault *v, const char *service, const char *name,
-              struct tv_record_info *out, struct tv_error *err)
-{
-    struct tv_wbuf key = { 0 };
-    struct tv_rec_secret rec;
-    MDB_txn *txn = NULL;
-    enum tv_status st;
-    int found = 0;
-
-    if (out == NULL)
-        return tv_error_set(err, TV_EINPUT, "no destination given");
-    st = tv_need_unlocked(v, err);
-    if (st == TV_OK)
-        st = check_names(service, name, err);
-    if (st == TV_OK)
-        st = tv_txn_read(v, &txn, err);
-    if (st != TV_OK)
-        return st;
-    tv_key_secret(&key, service, name);
-    st = record_load(v, txn, &key, service, name, &rec, &found, err);
-    if (st == TV_OK && !found)
-        st =
-            tv_error_set(err, TV_ENOTFOUND, "no secret '%s/%s'", service, name);
-    if (st == TV_OK)
-        record_info_fill(out, service, name, &rec);
-    tv_wbuf_free(&key);
-    mdb_txn_abort(txn);
-    return st;
-}
+struct list_walk {
+    const char *tier;
+    int include_deleted;
+    tv_record_cb cb;
+    void *ctx;
+};
 
 /* Checks one listed record and passes it to cb when it matches. */
 static enum tv_status
-list_one(struct tv_vault *v, const MDB_val *k, const MDB_val *d,
-         const char *tier, int include_deleted, tv_record_cb cb, void *ctx,
+list_one(struct tv_vault *v, const MDB_val *k, const MDB_val *d, void *ctx,
          struct tv_error *err)
 {
     char service[TV_NAME_MAX + 1], name[TV_NAME_MAX + 1];
+    const struct list_walk *w = ctx;
     struct tv_record_info info;
     struct tv_rec_secret rec;
     size_t blen;
-    int rc;
 
     if (tv_key_secret_decode(k->mv_data, k->mv_size, service, name) != 0)
         return tv_error_set(err, TV_EFORMAT,
@@ -584,20 +560,11 @@ list_one(struct tv_vault *v, const MDB_val *k, const MDB_val *d,
         return tv_error_set(err, TV_EINTEGRITY,
                             "'%s/%s': stored record was altered", service,
                             name);
-    if ((tier != NULL && strcmp(tier, rec.tier) != 0) ||
-        (rec.deleted && !include_deleted))
+    if ((w->tier != NULL && strcmp(w->tier, rec.tier) != 0) ||
+        (rec.deleted && !w->include_deleted))
         return TV_OK;
     record_info_fill(&info, service, name, &rec);
-    rc = cb(&info, ctx);
-    return (enum tv_status)rc;
-}
-
-/* 1 when key k starts with prefix (len n). */
-static int
-has_prefix(const MDB_val *k, const struct tv_wbuf *prefix)
-{
-    return k->mv_size >= prefix->len &&
-           memcmp(k->mv_data, prefix->data, prefix->len) == 0;
+    return (enum tv_status)w->cb(&info, w->ctx);
 }
 
 enum tv_status
@@ -605,12 +572,9 @@ tv_vault_list(struct tv_vault *v, const char *service, const char *tier,
               int include_deleted, tv_record_cb cb, void *ctx,
               struct tv_error *err)
 {
+    struct list_walk w = { tier, include_deleted, cb, ctx };
     struct tv_wbuf prefix = { 0 };
-    MDB_cursor *cur = NULL;
-    MDB_txn *txn = NULL;
     enum tv_status st;
-    MDB_val k = { 0, NULL }, d;
-    int rc, op = MDB_FIRST;
 
     if (cb == NULL)
         return tv_error_set(err, TV_EINPUT, "no callback given");
@@ -626,95 +590,100 @@ tv_vault_list(struct tv_vault *v, const char *service, const char *tier,
     if (service != NULL) {
         tv_wbuf_put(&prefix, service, strlen(service));
         tv_wbuf_u8(&prefix, 0);
-        if (prefix.oom)
-            return tv_error_set(err, TV_ENOMEM, "out of memory");
-        k.mv_data = prefix.data;
-        k.mv_size = prefix.len;
-        op = MDB_SET_RANGE;
     }
-    st = tv_txn_read(v, &txn, err);
-    if (st != TV_OK)
-        goto out;
-    rc = mdb_cursor_open(txn, v->secrets, &cur);
-    for (rc = rc ? rc : mdb_cursor_get(cur, &k, &d, (MDB_cursor_op)op); rc == 0;
-         rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
-        if (service != NULL && !has_prefix(&k, &prefix))
-            break;
-        st = list_one(v, &k, &d, tier, include_deleted, cb, ctx, err);
-        if (st != TV_OK)
-            goto out;
-    }
-    if (rc != 0 && rc != MDB_NOTFOUND)
-        st = tv_mdb_error(v, rc, "list secrets", err);
-
-out:
-    if (cur != NULL)
-        mdb_cursor_close(cur);
-    if (txn != NULL)
-        mdb_txn_abort(txn);
+    st = tv_db_each_read(v, v->secrets, service != NULL ? &prefix : NULL,
+                         list_one, &w, "list secrets", err);
     tv_wbuf_free(&prefix);
     return st;
 }
 
+struct history_walk {
+    const char *service;
+    const char *name;
+    tv_version_cb cb;
+    void *ctx;
+};
+
 /* Checks one version entry of the history of service/name. */
 static enum tv_status
-history_one(struct tv_vault *v, const MDB_val *k, const MDB_val *d,
-            const char *service, const char *name, tv_version_cb cb, void *ctx,
+history_one(struct tv_vault *v, const MDB_val *k, const MDB_val *d, void *ctx,
             struct tv_error *err)
 {
     char s[TV_NAME_MAX + 1], n[TV_NAME_MAX + 1];
+    const struct history_walk *w = ctx;
     struct tv_version_info info;
     struct tv_rec_version r;
     uint32_t version;
     size_t blen;
 
     if (tv_key_version_decode(k->mv_data, k->mv_size, s, n, &version) != 0 ||
-        strcmp(s, service) != 0 || strcmp(n, name) != 0)
+        strcmp(s, w->service) != 0 || strcmp(n, w->name) != 0)
         return tv_error_set(err, TV_EFORMAT,
-                            "'%s/%s': a version key does not parse", service,
-                            name);
+                            "'%s/%s': a version key does not parse", w->service,
+                            w->name);
     if (tv_rec_version_decode(d->mv_data, d->mv_size, &r, &blen) != 0)
         return tv_error_set(err, TV_EFORMAT,
                             "'%s/%s' version %u: stored record does not parse",
-                            service, name, (unsigned)version);
+                            w->service, w->name, (unsigned)version);
     if (!tv_rec_check(TV_KEYS(v), TV_DB_VERSIONS, k->mv_data, k->mv_size,
                       d->mv_data, blen))
         return tv_error_set(err, TV_EINTEGRITY,
                             "'%s/%s' version %u: stored record was altered",
-                            service, name, (unsigned)version);
+                            w->service, w->name, (unsigned)version);
     version_info_fill(&info, version, &r);
-    return (enum tv_status)cb(&info, ctx);
+    return (enum tv_status)w->cb(&info, w->ctx);
 }
 
-/* Walks the versions of service/name (prefix in key). */
+/*
+ * Opens a read transaction and loads the record of service/name (its key
+ * left in key): TV_ENOTFOUND when there is none.  On success the caller
+ * aborts *txn.
+ */
 static enum tv_status
-history_walk(struct tv_vault *v, MDB_txn *txn, struct tv_wbuf *key,
-             const char *service, const char *name, tv_version_cb cb, void *ctx,
-             struct tv_error *err)
+read_record(struct tv_vault *v, const char *service, const char *name,
+            MDB_txn **txn, struct tv_wbuf *key, struct tv_rec_secret *rec,
+            struct tv_error *err)
 {
-    MDB_cursor *cur = NULL;
-    enum tv_status st = TV_OK;
-    MDB_val k, d;
-    int rc;
+    enum tv_status st;
+    int found = 0;
 
-    tv_wbuf_u8(key, 0);
-    if (key->oom)
-        return tv_error_set(err, TV_ENOMEM, "out of memory");
-    k.mv_data = key->data;
-    k.mv_size = key->len;
-    rc = mdb_cursor_open(txn, v->versions, &cur);
-    for (rc = rc ? rc : mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE); rc == 0;
-         rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
-        if (!has_prefix(&k, key) || k.mv_size != key->len + 4)
-            break;
-        st = history_one(v, &k, &d, service, name, cb, ctx, err);
-        if (st != TV_OK)
-            break;
+    *txn = NULL;
+    st = tv_need_unlocked(v, err);
+    if (st == TV_OK)
+        st = check_names(service, name, err);
+    if (st == TV_OK)
+        st = tv_txn_read(v, txn, err);
+    if (st != TV_OK)
+        return st;
+    tv_key_secret(key, service, name);
+    st = record_load(v, *txn, key, service, name, rec, &found, err);
+    if (st == TV_OK && !found)
+        st =
+            tv_error_set(err, TV_ENOTFOUND, "no secret '%s/%s'", service, name);
+    if (st != TV_OK) {
+        mdb_txn_abort(*txn);
+        *txn = NULL;
     }
-    if (st == TV_OK && rc != 0 && rc != MDB_NOTFOUND)
-        st = tv_mdb_error(v, rc, "read history", err);
-    if (cur != NULL)
-        mdb_cursor_close(cur);
+    return st;
+}
+
+enum tv_status
+tv_vault_stat(struct tv_vault *v, const char *service, const char *name,
+              struct tv_record_info *out, struct tv_error *err)
+{
+    struct tv_wbuf key = { 0 };
+    struct tv_rec_secret rec;
+    MDB_txn *txn = NULL;
+    enum tv_status st;
+
+    if (out == NULL)
+        return tv_error_set(err, TV_EINPUT, "no destination given");
+    st = read_record(v, service, name, &txn, &key, &rec, err);
+    if (st == TV_OK) {
+        record_info_fill(out, service, name, &rec);
+        mdb_txn_abort(txn);
+    }
+    tv_wbuf_free(&key);
     return st;
 }
 
@@ -722,30 +691,25 @@ enum tv_status
 tv_vault_history(struct tv_vault *v, const char *service, const char *name,
                  tv_version_cb cb, void *ctx, struct tv_error *err)
 {
+    struct history_walk w = { service, name, cb, ctx };
     struct tv_wbuf key = { 0 };
     struct tv_rec_secret rec;
     MDB_txn *txn = NULL;
     enum tv_status st;
-    int found = 0;
 
     if (cb == NULL)
         return tv_error_set(err, TV_EINPUT, "no callback given");
-    st = tv_need_unlocked(v, err);
-    if (st == TV_OK)
-        st = check_names(service, name, err);
-    if (st == TV_OK)
-        st = tv_txn_read(v, &txn, err);
+    st = read_record(v, service, name, &txn, &key, &rec, err);
     if (st != TV_OK)
-        return st;
-    tv_key_secret(&key, service, name);
-    st = record_load(v, txn, &key, service, name, &rec, &found, err);
-    if (st == TV_OK && !found)
-        st =
-            tv_error_set(err, TV_ENOTFOUND, "no secret '%s/%s'", service, name);
-    if (st == TV_OK)
-        st = history_walk(v, txn, &key, service, name, cb, ctx, err);
-    tv_wbuf_free(&key);
+        goto out;
+    /* "svc\0name\0" prefixes exactly this secret's versions */
+    tv_wbuf_u8(&key, 0);
+    st = tv_db_each(v, txn, v->versions, &key, history_one, &w, "read history",
+                    err);
     mdb_txn_abort(txn);
+
+out:
+    tv_wbuf_free(&key);
     return st;
 }
 

@@ -113,6 +113,64 @@ tv_put_sealed(struct tv_vault *v, MDB_txn *txn, MDB_dbi dbi, const char *db,
     return TV_OK;
 }
 
+static int
+has_prefix(const MDB_val *k, const struct tv_wbuf *prefix)
+{
+    return k->mv_size >= prefix->len &&
+           memcmp(k->mv_data, prefix->data, prefix->len) == 0;
+}
+
+enum tv_status
+tv_db_each(struct tv_vault *v, MDB_txn *txn, MDB_dbi dbi,
+           const struct tv_wbuf *prefix, tv_entry_fn fn, void *ctx,
+           const char *what, struct tv_error *err)
+{
+    MDB_cursor_op op = MDB_FIRST;
+    MDB_cursor *cur = NULL;
+    enum tv_status st = TV_OK;
+    MDB_val k = { 0, NULL }, d;
+    int rc;
+
+    if (prefix != NULL) {
+        if (prefix->oom)
+            return tv_error_set(err, TV_ENOMEM, "out of memory");
+        k.mv_data = prefix->data;
+        k.mv_size = prefix->len;
+        op = MDB_SET_RANGE;
+    }
+    rc = mdb_cursor_open(txn, dbi, &cur);
+    if (rc != 0)
+        return tv_mdb_error(v, rc, what, err);
+    for (rc = mdb_cursor_get(cur, &k, &d, op); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
+        if (prefix != NULL && !has_prefix(&k, prefix))
+            break;
+        st = fn(v, &k, &d, ctx, err);
+        if (st != TV_OK)
+            break;
+    }
+    if (st == TV_OK && rc != 0 && rc != MDB_NOTFOUND)
+        st = tv_mdb_error(v, rc, what, err);
+    mdb_cursor_close(cur);
+    return st;
+}
+
+enum tv_status
+tv_db_each_read(struct tv_vault *v, MDB_dbi dbi, const struct tv_wbuf *prefix,
+                tv_entry_fn fn, void *ctx, const char *what,
+                struct tv_error *err)
+{
+    MDB_txn *txn = NULL;
+    enum tv_status st;
+
+    st = tv_txn_read(v, &txn, err);
+    if (st != TV_OK)
+        return st;
+    st = tv_db_each(v, txn, dbi, prefix, fn, ctx, what, err);
+    mdb_txn_abort(txn);
+    return st;
+}
+
 /* Why a mode is refused: the broadest access it grants. */
 static const char *
 mode_word(mode_t mode)
@@ -756,6 +814,10 @@ out:
 
 /* What one pass over the slots found for a credential. */
 struct unlock_try {
+    const struct tv_cred *cred;
+    unsigned char my_id[TV_KEYID_LEN]; /* of a key file */
+    struct tv_secret *kek;
+    struct tv_keys *keys;
     uint32_t opened;   /* the slot that opened, or 0 */
     uint32_t altered;  /* a key-file slot whose id matched but did not open */
     uint32_t unparsed; /* a slot that does not parse */
@@ -765,15 +827,17 @@ struct unlock_try {
 };
 
 static enum tv_status
-try_slot(const struct tv_vault *v, const struct tv_cred *cred, const MDB_val *k,
-         const MDB_val *d, const unsigned char *my_id, struct tv_secret *kek,
-         struct tv_keys *keys, struct unlock_try *t, struct tv_error *err)
+try_slot(struct tv_vault *v, const MDB_val *k, const MDB_val *d, void *ctx,
+         struct tv_error *err)
 {
+    struct unlock_try *t = ctx;
     struct tv_rec_slot s;
     enum tv_status st;
     uint32_t id;
     size_t blen;
 
+    if (t->opened != 0)
+        return TV_OK;
     if (k->mv_size != 4 ||
         tv_rec_slot_decode(d->mv_data, d->mv_size, &s, &blen) != 0) {
         if (t->unparsed == 0)
@@ -781,16 +845,16 @@ try_slot(const struct tv_vault *v, const struct tv_cred *cred, const MDB_val *k,
         return TV_OK;
     }
     id = tv_be32(k->mv_data);
-    if (s.kind != (uint8_t)cred->kind)
+    if (s.kind != (uint8_t)t->cred->kind)
         return TV_OK;
-    if (cred->kind == TV_CRED_KEYFILE &&
-        memcmp(s.key_id, my_id, TV_KEYID_LEN) != 0)
+    if (t->cred->kind == TV_CRED_KEYFILE &&
+        memcmp(s.key_id, t->my_id, TV_KEYID_LEN) != 0)
         return TV_OK;
-    st = kek_for(&s, cred, kek, id, err);
+    st = kek_for(&s, t->cred, t->kek, id, err);
     if (st != TV_OK)
         return st;
-    if (tv_slot_unwrap(&s, v->id, id, kek->data, keys->vault) != 0) {
-        if (cred->kind == TV_CRED_KEYFILE && t->altered == 0)
+    if (tv_slot_unwrap(&s, v->id, id, t->kek->data, t->keys->vault) != 0) {
+        if (t->cred->kind == TV_CRED_KEYFILE && t->altered == 0)
             t->altered = id;
         return TV_OK;
     }
@@ -802,8 +866,8 @@ try_slot(const struct tv_vault *v, const struct tv_cred *cred, const MDB_val *k,
 }
 
 static enum tv_status
-unlock_result(struct tv_vault *v, const struct tv_cred *cred,
-              const struct unlock_try *t, struct tv_error *err)
+unlock_result(struct tv_vault *v, const struct unlock_try *t,
+              struct tv_error *err)
 {
     if (t->opened != 0)
         return TV_OK;
@@ -819,43 +883,29 @@ unlock_result(struct tv_vault *v, const struct tv_cred *cred,
                             v->dir, (unsigned)t->unparsed);
     return tv_error_set(
         err, TV_EUNLOCK, "no keyslot of vault '%s' opens with this %s", v->dir,
-        cred->kind == TV_CRED_KEYFILE ? "key file" : "passphrase");
+        t->cred->kind == TV_CRED_KEYFILE ? "key file" : "passphrase");
 }
 
+/* Finds the slot that opens with t->cred and checks what it vouches for. */
 static enum tv_status
-scan_slots(struct tv_vault *v, MDB_txn *txn, const struct tv_cred *cred,
-           struct tv_keys *keys, struct unlock_try *t, struct tv_error *err)
+unlock_txn(struct tv_vault *v, MDB_txn *txn, struct unlock_try *t,
+           struct tv_error *err)
 {
-    unsigned char my_id[TV_KEYID_LEN] = { 0 };
-    struct tv_secret *kek = NULL;
-    MDB_cursor *cur = NULL;
     enum tv_status st;
-    MDB_val k, d;
-    int rc;
 
-    st = tv_secret_new(&kek, TV_KEY_LEN, err);
-    if (st != TV_OK)
-        return st;
-    if (cred->kind == TV_CRED_KEYFILE)
-        tv_keyfile_id(cred->secret, my_id);
-    rc = mdb_cursor_open(txn, v->slots, &cur);
-    if (rc != 0) {
-        st = tv_mdb_error(v, rc, "read keyslots", err);
-        goto out;
-    }
-    for (rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST); rc == 0;
-         rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
-        st = try_slot(v, cred, &k, &d, my_id, kek, keys, t, err);
-        if (st != TV_OK || t->opened != 0)
-            goto out;
-    }
-    if (rc != MDB_NOTFOUND)
-        st = tv_mdb_error(v, rc, "read keyslots", err);
-
-out:
-    if (cur != NULL)
-        mdb_cursor_close(cur);
-    tv_secret_free(kek);
+    st = tv_db_each(v, txn, v->slots, NULL, try_slot, t, "read keyslots", err);
+    if (st == TV_OK)
+        st = unlock_result(v, t, err);
+    if (st == TV_OK && tv_keys_derive(t->keys) != 0)
+        st = tv_error_set(err, TV_EIO, "cannot derive vault subkeys");
+    if (st == TV_OK)
+        st = read_header(v, txn, t->keys, err);
+    if (st == TV_OK &&
+        !tv_rec_check(t->keys, TV_DB_SLOTS, t->slot_key.mv_data,
+                      t->slot_key.mv_size, t->slot_val.mv_data, t->slot_blen))
+        st = tv_error_set(err, TV_EINTEGRITY,
+                          "vault '%s': keyslot %u was altered", v->dir,
+                          (unsigned)t->opened);
     return st;
 }
 
@@ -865,36 +915,26 @@ tv_vault_unlock(struct tv_vault *v, const struct tv_cred *cred,
 {
     struct tv_secret *keys = NULL;
     struct unlock_try t = { 0 };
-    struct tv_keys *k;
     MDB_txn *txn = NULL;
     enum tv_status st;
 
     if (v == NULL)
         return tv_error_set(err, TV_EINPUT, "no vault given");
     st = cred_check(cred, err);
-    if (st != TV_OK)
+    if (st != TV_OK || v->keys != NULL)
         return st;
-    if (v->keys != NULL)
-        return TV_OK;
+    t.cred = cred;
+    if (cred->kind == TV_CRED_KEYFILE)
+        tv_keyfile_id(cred->secret, t.my_id);
     st = tv_secret_new(&keys, sizeof(struct tv_keys), err);
+    if (st == TV_OK)
+        st = tv_secret_new(&t.kek, TV_KEY_LEN, err);
     if (st == TV_OK)
         st = tv_txn_read(v, &txn, err);
     if (st != TV_OK)
         goto out;
-    k = (struct tv_keys *)keys->data;
-    st = scan_slots(v, txn, cred, k, &t, err);
-    if (st == TV_OK)
-        st = unlock_result(v, cred, &t, err);
-    if (st == TV_OK && tv_keys_derive(k) != 0)
-        st = tv_error_set(err, TV_EIO, "cannot derive vault subkeys");
-    if (st == TV_OK)
-        st = read_header(v, txn, k, err);
-    if (st == TV_OK &&
-        !tv_rec_check(k, TV_DB_SLOTS, t.slot_key.mv_data, t.slot_key.mv_size,
-                      t.slot_val.mv_data, t.slot_blen))
-        st = tv_error_set(err, TV_EINTEGRITY,
-                          "vault '%s': keyslot %u was altered", v->dir,
-                          (unsigned)t.opened);
+    t.keys = (struct tv_keys *)keys->data;
+    st = unlock_txn(v, txn, &t, err);
     if (st != TV_OK)
         goto out;
     v->keys = keys;
@@ -903,6 +943,7 @@ tv_vault_unlock(struct tv_vault *v, const struct tv_cred *cred,
 out:
     if (txn != NULL)
         mdb_txn_abort(txn);
+    tv_secret_free(t.kek);
     tv_secret_free(keys);
     return st;
 }
@@ -947,49 +988,65 @@ slot_decode(struct tv_vault *v, const MDB_val *k, const MDB_val *d,
     return TV_OK;
 }
 
+struct slots_walk {
+    tv_slot_cb cb;
+    void *ctx;
+};
+
+static enum tv_status
+slot_visit(struct tv_vault *v, const MDB_val *k, const MDB_val *d, void *ctx,
+           struct tv_error *err)
+{
+    struct slots_walk *w = ctx;
+    struct tv_slot_info info;
+    struct tv_rec_slot s;
+    enum tv_status st;
+    uint32_t id;
+
+    st = slot_decode(v, k, d, &s, &id, err);
+    if (st != TV_OK)
+        return st;
+    tv_slot_info_fill(&info, id, &s);
+    return (enum tv_status)w->cb(&info, w->ctx);
+}
+
 enum tv_status
 tv_vault_slots(struct tv_vault *v, tv_slot_cb cb, void *ctx,
                struct tv_error *err)
 {
-    struct tv_slot_info info;
-    struct tv_rec_slot s;
-    MDB_cursor *cur = NULL;
-    MDB_txn *txn = NULL;
-    enum tv_status st;
-    MDB_val k, d;
-    uint32_t id;
-    int rc;
+    struct slots_walk w = { cb, ctx };
 
     if (v == NULL || cb == NULL)
         return tv_error_set(err, TV_EINPUT, "no vault or callback given");
-    st = tv_txn_read(v, &txn, err);
+    return tv_db_each_read(v, v->slots, NULL, slot_visit, &w, "read keyslots",
+                           err);
+}
+
+/* What the slots say about a slot to add. */
+struct next_id {
+    const struct tv_rec_slot *add;
+    uint32_t last;
+};
+
+static enum tv_status
+slot_last(struct tv_vault *v, const MDB_val *k, const MDB_val *d, void *ctx,
+          struct tv_error *err)
+{
+    struct next_id *n = ctx;
+    struct tv_rec_slot s;
+    enum tv_status st;
+    uint32_t id;
+
+    st = slot_decode(v, k, d, &s, &id, err);
     if (st != TV_OK)
         return st;
-    rc = mdb_cursor_open(txn, v->slots, &cur);
-    if (rc != 0) {
-        st = tv_mdb_error(v, rc, "read keyslots", err);
-        goto out;
-    }
-    for (rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST); rc == 0;
-         rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
-        st = slot_decode(v, &k, &d, &s, &id, err);
-        if (st != TV_OK)
-            goto out;
-        tv_slot_info_fill(&info, id, &s);
-        rc = cb(&info, ctx);
-        if (rc != 0) {
-            st = (enum tv_status)rc;
-            goto out;
-        }
-    }
-    if (rc != MDB_NOTFOUND)
-        st = tv_mdb_error(v, rc, "read keyslots", err);
-
-out:
-    if (cur != NULL)
-        mdb_cursor_close(cur);
-    mdb_txn_abort(txn);
-    return st;
+    n->last = id;
+    if (n->add->kind == TV_CRED_KEYFILE && s.kind == TV_CRED_KEYFILE &&
+        memcmp(s.key_id, n->add->key_id, TV_KEYID_LEN) == 0)
+        return tv_error_set(err, TV_EEXIST,
+                            "this key file is already enrolled in keyslot %u",
+                            (unsigned)id);
+    return TV_OK;
 }
 
 /* The next slot id, refusing a key file that is already enrolled. */
@@ -997,44 +1054,17 @@ static enum tv_status
 slot_next_id(struct tv_vault *v, MDB_txn *txn, const struct tv_rec_slot *ns,
              uint32_t *id, struct tv_error *err)
 {
-    struct tv_rec_slot s;
-    MDB_cursor *cur = NULL;
-    enum tv_status st = TV_OK;
-    uint32_t sid, last = 0;
-    MDB_val k, d;
-    int rc;
+    struct next_id n = { ns, 0 };
+    enum tv_status st;
 
-    rc = mdb_cursor_open(txn, v->slots, &cur);
-    if (rc != 0)
-        return tv_mdb_error(v, rc, "read keyslots", err);
-    for (rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST); rc == 0;
-         rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
-        st = slot_decode(v, &k, &d, &s, &sid, err);
-        if (st != TV_OK)
-            goto out;
-        last = sid;
-        if (ns->kind == TV_CRED_KEYFILE && s.kind == TV_CRED_KEYFILE &&
-            memcmp(s.key_id, ns->key_id, TV_KEYID_LEN) == 0) {
-            st = tv_error_set(err, TV_EEXIST,
-                              "this key file is already enrolled in keyslot "
-                              "%u",
-                              (unsigned)sid);
-            goto out;
-        }
-    }
-    if (rc != MDB_NOTFOUND) {
-        st = tv_mdb_error(v, rc, "read keyslots", err);
-        goto out;
-    }
-    if (last == UINT32_MAX) {
-        st = tv_error_set(err, TV_EFULL, "no keyslot id left");
-        goto out;
-    }
-    *id = last + 1;
-
-out:
-    mdb_cursor_close(cur);
-    return st;
+    st =
+        tv_db_each(v, txn, v->slots, NULL, slot_last, &n, "read keyslots", err);
+    if (st != TV_OK)
+        return st;
+    if (n.last == UINT32_MAX)
+        return tv_error_set(err, TV_EFULL, "no keyslot id left");
+    *id = n.last + 1;
+    return TV_OK;
 }
 
 enum tv_status

@@ -65,6 +65,29 @@ enum tv_status tv_put_sealed(struct tv_vault *v, MDB_txn *txn, MDB_dbi dbi,
                              struct tv_wbuf *body, unsigned flags,
                              struct tv_error *err);
 
+/*
+ * Called by tv_db_each for one entry (valid for the transaction).  TV_OK
+ * goes on; any other status stops the walk and is returned.
+ */
+typedef enum tv_status (*tv_entry_fn)(struct tv_vault *v, const MDB_val *k,
+                                      const MDB_val *d, void *ctx,
+                                      struct tv_error *err);
+
+/*
+ * Calls fn for each entry of dbi in key order: all of them, or (prefix not
+ * NULL) those whose key starts with prefix.  what names the walk in LMDB
+ * error messages ("read keyslots").
+ */
+enum tv_status tv_db_each(struct tv_vault *v, MDB_txn *txn, MDB_dbi dbi,
+                          const struct tv_wbuf *prefix, tv_entry_fn fn,
+                          void *ctx, const char *what, struct tv_error *err);
+
+/* As tv_db_each in a read transaction of its own. */
+enum tv_status tv_db_each_read(struct tv_vault *v, MDB_dbi dbi,
+                               const struct tv_wbuf *prefix, tv_entry_fn fn,
+                               void *ctx, const char *what,
+                               struct tv_error *err);
+
 /* The audit head held while a write transaction appends entries. */
 struct tv_audit_head {
     uint64_t count;
