@@ -485,6 +485,13 @@ check_request(struct xfer *x, struct tv_error *err)
                 return tv_error_set(err, TV_EINPUT,
                                     "%s %s: header %zu holds a line break",
                                     r->method, r->url, i);
+        /* Credentials travel only through bearer, in guarded memory. */
+        if (strncasecmp(h, "authorization:", 14) == 0 ||
+            strncasecmp(h, "proxy-authorization:", 20) == 0)
+            return tv_error_set(err, TV_EINPUT,
+                                "%s %s: credentials go in the bearer field, "
+                                "not in a header",
+                                r->method, r->url);
     }
     return TV_OK;
 }

@@ -155,7 +155,8 @@ enum tv_status tv_http_check_url(const char *url, struct tv_error *err);
  * Per request, resp.status is TV_OK when an HTTP answer arrived, or:
  * TV_EINPUT (refused before sending: bad method, URL refused by
  * tv_http_check_url, bearer with a non-ASCII or control byte, both body
- * and secret_body), TV_EAPI (response larger than the client's cap:
+ * and secret_body, a header that is not one "Name: value" line or that
+ * is Authorization), TV_EAPI (response larger than the client's cap:
  * "response too large"), TV_ENET (transport failure after the allowed
  * attempts: the method, URL, libcurl's reason and, unless the request
  * has TV_HTTP_NO_RETRY, the attempts made),

@@ -629,6 +629,8 @@ test_bad_token_refused(void **state)
     struct tv_http *c = client(10, 0, TV_HTTP_LOG_TRACE);
     struct tv_secret *tok = secret("abc\xc3\xa9");
     struct tv_secret *tok2 = secret("abc\r\nX-Evil: 1");
+    const char *const auth_hdr[] = { "authorization: Bearer abc" };
+    const char *const split_hdr[] = { "X-A: 1\r\nX-B: 2" };
     struct tv_http_request r;
     struct tv_http_stats st;
     struct tv_error err;
@@ -646,6 +648,16 @@ test_bad_token_refused(void **state)
     tv_http_get_stats(c, &st);
     assert_int_equal(st.requests, 0);
     assert_int_equal(tv_cf_new(&cf, c, NULL, tok, &err), TV_EINPUT);
+    /* A token passed as a plain header would dodge the guarded path. */
+    r.bearer = NULL;
+    r.headers = auth_hdr;
+    r.nheaders = 1;
+    assert_int_equal(tv_http_run(c, &r, 1, 1, &err), TV_EINPUT);
+    assert_non_null(strstr(err.msg, "bearer"));
+    r.headers = split_hdr;
+    assert_int_equal(tv_http_run(c, &r, 1, 1, &err), TV_EINPUT);
+    tv_http_get_stats(c, &st);
+    assert_int_equal(st.requests, 0);
     assert_null(cf);
     tv_http_response_free(&r.resp);
     tv_secret_free(tok);
