@@ -791,6 +791,14 @@ not_json(struct tv_cf_call *c, const struct tv_http_response *r)
 
     quote_cf(ct, sizeof(ct), r->content_type ? r->content_type : "no type");
     quote_cf(mit, sizeof(mit), r->cf_mitigated);
+    if (r->cf_mitigated == NULL && r->content_type != NULL &&
+        strstr(r->content_type, "json") != NULL) {
+        snprintf(text, sizeof(text),
+                 "malformed JSON from cloudflare (%s, HTTP %ld, %zu bytes)", ct,
+                 r->code, r->body_len);
+        call_error(c, TV_EAPI, text);
+        return;
+    }
     snprintf(text, sizeof(text),
              "expected JSON from cloudflare, got %s (HTTP %ld%s%s)", ct,
              r->code, r->cf_mitigated ? ", cf-mitigated: " : "",

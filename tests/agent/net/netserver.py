@@ -59,6 +59,21 @@ ARGS = None
 ACCOUNT = "0123456789abcdef0123456789abcdef"
 STRIPE_TOLERANCE = 300
 
+# Answers that are JSON, or nearly, but not a proper envelope.
+ODD_BODIES = [
+    "[]",
+    "null",
+    '{"success":"yes","result":{}}',
+    '{"success":false,"errors":"broken"}',
+    '{"success":false,"errors":[{"code":"10007","message":7}]}',
+    '{"success":false,"errors":[]}',
+    '{"success":true,"result":' + "[" * 5000 + "]" * 5000 + "}",
+    '{"success":true,"result":{"x":"\xff\xfe"}}',
+    '{"success":false,"errors":[{"code":10007,"message":"a\u0000b\n' +
+    'x" }]}',
+    '{"success":true',
+]
+
 
 def sha(data):
     if isinstance(data, str):
@@ -313,6 +328,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 10007, "This Worker does not exist on your account."))
         if name == "waf":
             return self.r_html([], {}, data)
+        if name.startswith("odd") and name[3:].isdigit():
+            body = ODD_BODIES[int(name[3:])]
+            return self.send(200, body.encode(), ctype="application/json")
         if name == "limited":
             return self.send(429, cf_error(971, "Please wait and consider "
                                            "throttling your request speed"),

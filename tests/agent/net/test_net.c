@@ -1149,6 +1149,50 @@ test_http2_multiplexed(void **state)
 }
 
 static void
+test_cf_odd_answers(void **state)
+{
+    /* What each body of netserver.py's ODD_BODIES must give. */
+    static const struct {
+        enum tv_status st;
+        const char *msg;
+    } want[] = {
+        { TV_EAPI, "no 'success' field" },
+        { TV_EAPI, "no 'success' field" },
+        { TV_EAPI, "no 'success' field" },
+        { TV_EAPI, "without an error code" },
+        { TV_EAPI, "without an error code" },
+        { TV_EAPI, "without an error code" },
+        { TV_EAPI, "malformed JSON from cloudflare" },
+        { TV_OK, NULL },
+        { TV_ENOTFOUND, "\"a\"" },
+        { TV_EAPI, "malformed JSON from cloudflare (application/json, "
+                   "HTTP 200, 15 bytes)" },
+    };
+    struct cfenv e;
+    struct tv_cf_call c[10];
+    struct tv_error err;
+    char name[16];
+    size_t i;
+
+    (void)state;
+    cf_open(&e);
+    for (i = 0; i < 10; i++) {
+        snprintf(name, sizeof(name), "odd%zu", i);
+        assert_int_equal(tv_cf_prep_settings(e.cf, &c[i], ACCOUNT, name, &err),
+                         TV_OK);
+    }
+    tv_cf_run(e.cf, c, 10, 0, &err);
+    for (i = 0; i < 10; i++) {
+        if (c[i].status != want[i].st ||
+            (want[i].msg != NULL && strstr(c[i].err.msg, want[i].msg) == NULL))
+            fail_msg("odd answer %zu: status %d, message: %s", i,
+                     (int)c[i].status, c[i].err.msg);
+        tv_cf_call_release(&c[i]);
+    }
+    cf_close(&e);
+}
+
+static void
 test_cf_html_after_retries(void **state)
 {
     struct cfenv e;
@@ -1342,6 +1386,7 @@ main(int argc, char **argv)
         cmocka_unit_test(test_cf_secret_writes),
         cmocka_unit_test(test_cf_deploy_and_d1),
         cmocka_unit_test(test_cf_html_after_retries),
+        cmocka_unit_test(test_cf_odd_answers),
         cmocka_unit_test(test_probes),
         cmocka_unit_test(test_signature_vectors),
     };
