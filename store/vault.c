@@ -10,17 +10,34 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <sodium.h>
 
 #include "vault_int.h"
 
+/*
+ * LMDB reports a short write as EIO; on a file system with (almost) no
+ * space left that is a full disk, and is said so.
+ */
+static int
+fs_full(const char *dir)
+{
+    struct statvfs sv;
+
+    if (dir == NULL || statvfs(dir, &sv) != 0)
+        return 0;
+    return (unsigned long long)sv.f_bavail * sv.f_frsize < 256 * 1024;
+}
+
 enum tv_status
 tv_mdb_error(struct tv_vault *v, int rc, const char *what, struct tv_error *err)
 {
     const char *dir = v != NULL && v->dir != NULL ? v->dir : "?";
 
+    if (rc == EIO && fs_full(v != NULL ? v->dir : NULL))
+        rc = ENOSPC;
     switch (rc) {
     case MDB_MAP_FULL:
         return tv_error_set(err, TV_EFULL,
