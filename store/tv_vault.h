@@ -120,7 +120,11 @@ struct tv_slot_info {
     char key_id[TV_FP_HEXLEN + 1]; /* key-file slots: a short id of the key */
 };
 
-/* Callbacks for iteration; a nonzero return stops it and is returned. */
+/*
+ * Callbacks for iteration; a nonzero return stops it and is returned as the
+ * function's status (so return an enum tv_status), with err left as the
+ * callback left it.  The pointer is valid during the call only.
+ */
 typedef int (*tv_record_cb)(const struct tv_record_info *r, void *ctx);
 typedef int (*tv_version_cb)(const struct tv_version_info *v, void *ctx);
 typedef int (*tv_audit_cb)(const struct tv_audit_entry *e, void *ctx);
@@ -164,7 +168,11 @@ enum tv_status tv_keyfile_load(const char *path, struct tv_secret **key,
  * Creates a vault in dir: the directory (mode 0700; it may exist only if
  * empty and private), a random vault key and id, one keyslot per entry of
  * creds (at least one), and the audit entry "init".  The vault is left
- * closed.  TV_EEXIST if dir already holds a vault.
+ * closed.  Missing parent directories are created with mode 0700.
+ * TV_EEXIST if dir already holds a vault or is not empty, TV_EPERM if it is
+ * a symlink or not private, TV_EINPUT for a bad credential, TV_ENOMEM when
+ * Argon2 cannot get its memory, TV_EIO/TV_EFULL otherwise; on failure
+ * nothing is left behind (a directory init created is removed again).
  */
 enum tv_status tv_vault_init(const char *dir, const struct tv_cred *creds,
                              size_t ncreds, const char *actor,
@@ -174,7 +182,9 @@ enum tv_status tv_vault_init(const char *dir, const struct tv_cred *creds,
  * Opens the vault in dir, locked.  Refuses symlinks and a directory or
  * file that group or others can read or write (TV_EPERM, saying which
  * chmod fixes it), a missing vault (TV_ENOTFOUND) and an unknown format
- * version (TV_EFORMAT).  The caller owns *out (tv_vault_close).
+ * version (TV_EFORMAT).  A vault whose files cannot be written (a
+ * read-only file system) opens read-only: reads work and every mutation
+ * returns TV_ERDONLY.  The caller owns *out (tv_vault_close).
  */
 enum tv_status tv_vault_open(struct tv_vault **out, const char *dir,
                              struct tv_error *err);
@@ -182,12 +192,17 @@ enum tv_status tv_vault_open(struct tv_vault **out, const char *dir,
 /*
  * Unwraps the vault key with cred, trying each slot of its kind.  A
  * credential that opens no slot is TV_EUNLOCK and changes nothing; an
- * altered slot or vault header is TV_EINTEGRITY.
+ * altered slot or vault header is TV_EINTEGRITY (an altered vault id or
+ * passphrase slot cannot be told from a wrong credential: TV_EUNLOCK); a
+ * slot that does not parse, when no other opens, TV_EFORMAT.  Unlocking an
+ * unlocked vault is TV_OK.  Passphrase slots each cost one Argon2id run.
  */
 enum tv_status tv_vault_unlock(struct tv_vault *v, const struct tv_cred *cred,
                                struct tv_error *err);
 
-/* Wipes every key and closes the environment.  NULL is accepted. */
+/* Wipes every key and closes the environment.  NULL is accepted.  An
+ * environment may be open only once per process: close before opening the
+ * same vault again. */
 void tv_vault_close(struct tv_vault *v);
 
 /* Sets the actor recorded by later mutations (copied; default "unknown"). */
@@ -201,7 +216,10 @@ const char *tv_vault_id(const struct tv_vault *v);
  * (version 1 for a new secret; a deleted secret comes back as a new
  * version).  Two items naming the same secret are TV_EINPUT.  On success
  * versions (may be NULL) receives each item's new version number.
- * TV_EFULL, TV_ERDONLY, TV_EIO: nothing was written.
+ * Every item is validated before anything is written (TV_EINPUT naming
+ * the item); an altered record of an item's secret is TV_EINTEGRITY.
+ * TV_EFULL, TV_ERDONLY, TV_EIO: nothing was written.  One audit entry is
+ * appended per item (op put, generate or import).
  */
 enum tv_status tv_vault_put(struct tv_vault *v, const struct tv_put *items,
                             size_t n, uint32_t *versions,
@@ -236,7 +254,10 @@ enum tv_status tv_vault_list(struct tv_vault *v, const char *service,
                              tv_record_cb cb, void *ctx,
                              struct tv_error *err);
 
-/* Calls cb for every version of service/name, oldest first. */
+/*
+ * Calls cb for every version of service/name, oldest first; each version's
+ * MAC is checked.  TV_ENOTFOUND when there is no such secret.
+ */
 enum tv_status tv_vault_history(struct tv_vault *v, const char *service,
                                 const char *name, tv_version_cb cb,
                                 void *ctx, struct tv_error *err);
@@ -251,8 +272,9 @@ enum tv_status tv_vault_rm(struct tv_vault *v, const char *service,
 
 /*
  * Makes the value of `version` current again as a new version (op
- * TV_OP_ROLLBACK, source = version).  TV_ENOTFOUND for an unknown version
- * or a tombstone.
+ * TV_OP_ROLLBACK, source = version, the record's current tier), also when
+ * the secret is deleted.  TV_ENOTFOUND for an unknown version or a
+ * tombstone; TV_EINTEGRITY when the old version was altered.
  */
 enum tv_status tv_vault_rollback(struct tv_vault *v, const char *service,
                                  const char *name, uint32_t version,
@@ -267,7 +289,10 @@ enum tv_status tv_vault_fingerprint(struct tv_vault *v,
                                     char out[TV_FP_HEXLEN + 1],
                                     struct tv_error *err);
 
-/* Calls cb for each audit entry, oldest first (no verification). */
+/*
+ * Calls cb for each audit entry, oldest first (no MAC verification; an
+ * entry that does not parse is TV_EFORMAT).  Works on a locked vault.
+ */
 enum tv_status tv_vault_log(struct tv_vault *v, tv_audit_cb cb, void *ctx,
                             struct tv_error *err);
 
@@ -290,16 +315,22 @@ enum tv_status tv_vault_audit(struct tv_vault *v, const char *op,
                               uint32_t version, const char *fp,
                               const char *detail, struct tv_error *err);
 
-/* Calls cb for each keyslot, by id. */
+/* Calls cb for each keyslot, by id; unlocked, each slot's MAC is checked
+ * (TV_EINTEGRITY naming the slot). */
 enum tv_status tv_vault_slots(struct tv_vault *v, tv_slot_cb cb, void *ctx,
                               struct tv_error *err);
 
-/* Adds a keyslot wrapping the vault key with cred; *id gets its id. */
+/*
+ * Adds a keyslot wrapping the vault key with cred; *id (may be NULL) gets
+ * its id (ids are never reused).  TV_EEXIST when a key file is already
+ * enrolled.  Audited as "keys-add".  Needs an unlocked vault.
+ */
 enum tv_status tv_vault_slot_add(struct tv_vault *v,
                                  const struct tv_cred *cred, uint32_t *id,
                                  struct tv_error *err);
 
-/* Removes a keyslot.  TV_ENOTFOUND, or TV_ELAST for the last one. */
+/* Removes a keyslot (audited as "keys-rm").  TV_ENOTFOUND, or TV_ELAST
+ * for the last one.  Needs an unlocked vault. */
 enum tv_status tv_vault_slot_rm(struct tv_vault *v, uint32_t id,
                                 struct tv_error *err);
 

@@ -46,6 +46,34 @@ test_secret_memory(void **state)
 }
 
 static void
+test_error_messages(void **state)
+{
+    struct tv_error err = { 0 };
+    char big[TV_ERROR_MSG_MAX + 100];
+
+    (void)state;
+    assert_int_equal(tv_error_set(&err, TV_EIO, "cannot read '%s'", "x"),
+                     TV_EIO);
+    assert_int_equal(tv_error_prefix(&err, "'%s' line %d", "f.env", 3), TV_EIO);
+    assert_string_equal(err.msg, "'f.env' line 3: cannot read 'x'");
+    memset(big, 'a', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    tv_error_prefix(&err, "%s", big);
+    assert_int_equal(strlen(err.msg), TV_ERROR_MSG_MAX - 1);
+    tv_error_set(&err, TV_EINPUT, "%s", big);
+    tv_error_prefix(&err, "p");
+    assert_int_equal(strlen(err.msg), TV_ERROR_MSG_MAX - 1);
+    assert_memory_equal(err.msg, "p: aaa", 6);
+    assert_int_equal(tv_error_prefix(NULL, "x"), TV_OK);
+    tv_error_clear(&err);
+    assert_int_equal(err.code, TV_OK);
+    assert_string_equal(err.msg, "");
+    assert_int_equal(tv_status_exit_code(TV_EINTEGRITY), 3);
+    assert_int_equal(tv_status_exit_code(TV_EUSAGE), 2);
+    assert_int_equal(tv_status_exit_code(TV_EFULL), 1);
+}
+
+static void
 test_names(void **state)
 {
     char longname[TV_NAME_MAX + 2];
@@ -413,6 +441,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_secret_memory),
+        cmocka_unit_test(test_error_messages),
         cmocka_unit_test(test_names),
         cmocka_unit_test(test_now_override),
         cmocka_unit_test(test_wrap_unwrap),
