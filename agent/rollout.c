@@ -375,6 +375,13 @@ tv_rollout(struct tv_agent *a, const char *through, cJSON **report,
     *report = doc = cJSON_CreateObject();
     if (doc == NULL)
         return oom(err);
+    if (through != NULL &&
+        (tv_policy_tier_index(a->policy, through) < 0 ||
+         !a->policy->tiers[tv_policy_tier_index(a->policy, through)].enabled))
+        return tv_error_set(err, TV_EUSAGE,
+                            "--through: '%s' is not an enabled tier of the "
+                            "policy",
+                            through);
     st = tv_preflight(a, &pre, err);
     if (pre != NULL)
         cJSON_AddItemToObject(doc, "preflight", pre);

@@ -224,7 +224,7 @@ class Usage(agentlib.AgentTestCase):
         p = self.agent("rollout", "--through", "paymnet")
         self.assertExit(p, 2)
         self.assertIn("'paymnet'", p.stderr)
-        self.assertEqual(self.writes(), [])
+        self.assertEqual(self.fake.requests(), [])
 
     def test_bad_policy(self):
         with open(self.policy_path, "w") as f:
