@@ -6,12 +6,15 @@ say which port it got, so the port is read from the kernel: the listening
 socket among nghttpd's open files, looked up in /proc/net/tcp.
 
 Prints "NONE" and exits when nghttpd is not installed.  Stops nghttpd and
-exits when its standard input is closed, or after --lifetime seconds.
+exits when its standard input is closed, on SIGTERM, or after --lifetime
+seconds; nghttpd also gets SIGTERM should this script die first.
 """
 
 import argparse
+import ctypes
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -19,6 +22,13 @@ import threading
 import time
 
 LISTEN = "0A"
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent():
+    """In the child: the kernel sends SIGTERM when the parent goes."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
 
 
 def listening_port(pid):
@@ -54,9 +64,12 @@ def main():
     docroot = tempfile.mkdtemp(prefix="tv-h2-")
     with open(os.path.join(docroot, "health"), "w") as f:
         f.write("ok\n")
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda signum, frame: done.set())
     proc = subprocess.Popen([exe, "-a", "127.0.0.1", "-d", docroot, "0",
                              pem, pem], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+                            stderr=subprocess.DEVNULL,
+                            preexec_fn=die_with_parent)
     port = None
     deadline = time.monotonic() + 20
     while port is None and time.monotonic() < deadline:
@@ -66,11 +79,11 @@ def main():
         port = listening_port(proc.pid)
     if port is None:
         proc.kill()
+        proc.wait()
+        shutil.rmtree(docroot, ignore_errors=True)
         print("NONE", flush=True)
         return
     print("PORT %d" % port, flush=True)
-
-    done = threading.Event()
 
     def watch_stdin():
         sys.stdin.read()
