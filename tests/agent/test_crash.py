@@ -126,11 +126,11 @@ class KillAnywhere(CrashMixin, agentlib.AgentTestCase):
     def test_random_kills_then_resume(self):
         rng = random.Random(int.from_bytes(os.urandom(4), "big"))
         # Slow answers so that kills land inside pushes and probes.
-        self.fake.set_latency(25)
+        self.fake.set_latency(40)
         kills = 0
         for _ in range(6):
             proc = self.start_agent()
-            time.sleep(rng.uniform(0.0, 0.6))
+            time.sleep(rng.uniform(0.0, 0.4))
             if proc.poll() is not None:
                 break
             self.kill(proc)
