@@ -14,7 +14,7 @@
 #include "tv_vault.h"
 #include "unlock.h"
 
-#define PASS_MAX 1024
+#define PASS_MAX 4096
 
 static const char *
 env_nonempty(const char *name)
@@ -48,11 +48,13 @@ tv_agent_vault_dir(const char *opt, char *buf, size_t size,
 }
 
 /*
- * Reads from fd until EOF or the first newline into a guarded buffer.
- * The line ends at the first "\n" (a preceding "\r" is dropped too).
+ * Reads a passphrase from fd into guarded memory, as the CLI does: a file
+ * or a command's output whole, without one trailing newline (line 0); a
+ * terminal up to the end of the line (line 1).  Longer than PASS_MAX or
+ * empty: TV_EUNLOCK.
  */
 static enum tv_status
-read_line_fd(int fd, const char *what, struct tv_secret **out,
+read_pass_fd(int fd, const char *what, int line, struct tv_secret **out,
              struct tv_error *err)
 {
     struct tv_secret *buf = NULL;
@@ -60,11 +62,11 @@ read_line_fd(int fd, const char *what, struct tv_secret **out,
     size_t len = 0;
     ssize_t n;
 
-    st = tv_secret_new(&buf, PASS_MAX, err);
+    st = tv_secret_new(&buf, PASS_MAX + 1, err);
     if (st != TV_OK)
         return st;
-    while (len < PASS_MAX) {
-        n = read(fd, buf->data + len, PASS_MAX - len);
+    for (;;) {
+        n = read(fd, buf->data + len, line ? 1 : PASS_MAX + 1 - len);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
@@ -72,19 +74,18 @@ read_line_fd(int fd, const char *what, struct tv_secret **out,
                               strerror(errno));
             goto out;
         }
-        if (n == 0)
-            break;
         len += (size_t)n;
-        if (memchr(buf->data, '\n', len) != NULL)
+        if (n == 0 || len > PASS_MAX || (line && buf->data[len - 1] == '\n'))
             break;
     }
-    for (size_t i = 0; i < len; i++) {
-        if (buf->data[i] == '\n') {
-            len = i;
-            break;
-        }
+    if (len > PASS_MAX) {
+        st = tv_error_set(err, TV_EUNLOCK,
+                          "the passphrase from %s is longer "
+                          "than %d bytes",
+                          what, PASS_MAX);
+        goto out;
     }
-    if (len > 0 && buf->data[len - 1] == '\r')
+    if (len > 0 && buf->data[len - 1] == '\n')
         len--;
     if (len == 0) {
         st = tv_error_set(err, TV_EUNLOCK, "empty passphrase from %s", what);
@@ -107,7 +108,7 @@ pass_from_file(const char *path, struct tv_secret **out, struct tv_error *err)
     if (fd < 0)
         return tv_error_set(err, TV_EUNLOCK, "cannot open '%s': %s", path,
                             strerror(errno));
-    st = read_line_fd(fd, "the passphrase file", out, err);
+    st = read_pass_fd(fd, "the passphrase file", 0, out, err);
     close(fd);
     return st;
 }
@@ -135,7 +136,7 @@ pass_from_command(const char *cmd, struct tv_secret **out, struct tv_error *err)
         _exit(127);
     }
     close(fds[1]);
-    st = read_line_fd(fds[0], "TIERVAULT_PASSPHRASE_COMMAND", out, err);
+    st = read_pass_fd(fds[0], "TIERVAULT_PASSPHRASE_COMMAND", 0, out, err);
     close(fds[0]);
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
         ;
@@ -169,7 +170,7 @@ pass_from_tty(struct tv_secret **out, struct tv_error *err)
     if (write(fd, prompt, sizeof(prompt) - 1) < 0)
         st = tv_error_set(err, TV_EIO, "cannot write to the terminal");
     else
-        st = read_line_fd(fd, "the terminal", out, err);
+        st = read_pass_fd(fd, "the terminal", 1, out, err);
     if (echo_off)
         tcsetattr(fd, TCSAFLUSH, &old);
     /* The newline only tidies the terminal; losing it is harmless. */

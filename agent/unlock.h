@@ -21,13 +21,13 @@ enum tv_status tv_agent_vault_dir(const char *opt, char *buf, size_t size,
 
 /*
  * Opens the vault in dir and unlocks it from the first source found:
- * TIERVAULT_KEY_FILE (a key file), TIERVAULT_PASSPHRASE_FILE (the first
- * line of a file), TIERVAULT_PASSPHRASE_COMMAND (the first line a shell
- * command prints), TIERVAULT_PASSPHRASE, or a prompt on the controlling
- * terminal.  Sets the actor to "agent".  On success the caller owns *out
- * (tv_vault_close).  TV_EUNLOCK when no source exists or none opens it,
- * TV_EINTEGRITY for an altered vault, the vault's codes otherwise.  Every
- * copy of the credential is wiped before returning.
+ * TIERVAULT_KEY_FILE (a key file), TIERVAULT_PASSPHRASE_FILE (a file's
+ * contents) or TIERVAULT_PASSPHRASE_COMMAND (what a shell command prints),
+ * each without one trailing newline, TIERVAULT_PASSPHRASE, or a line
+ * typed at a prompt on the controlling terminal.  Sets the actor to "agent". On
+ * success the caller owns *out (tv_vault_close).  TV_EUNLOCK when no source
+ * exists or none opens it, TV_EINTEGRITY for an altered vault, the vault's
+ * codes otherwise.  Every copy of the credential is wiped before returning.
  */
 enum tv_status tv_agent_open_vault(const char *dir, struct tv_vault **out,
                                    struct tv_error *err);
