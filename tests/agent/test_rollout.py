@@ -190,6 +190,66 @@ class RotationRolledBack(agentlib.AgentTestCase):
                          {"node7-billing-service"})
 
 
+class ManySecrets(agentlib.AgentTestCase):
+    """More than 100 secrets for one Worker and tier: split requests."""
+
+    def setUp(self):
+        super().setUp()
+        pol = agentlib.policy(self.fake, strategy=self.strategy)
+        names = ["K%03d" % i for i in range(110)]
+        pol["workers"][0]["secrets"] += [{"name": n, "tier": "core"}
+                                         for n in names]
+        self.write_policy(pol)
+        path = self.vault.tmp + "/many.env"
+        with open(path, "w") as f:
+            for n in names:
+                f.write("%s=value-%s\n" % (n, n))
+                self.values[(AUTH, n)] = ("core", "value-" + n)
+        self.assertExit(self.vault.tv("import", path, "--service", AUTH,
+                                      "--tier", "core"), 0)
+
+    def test_split_at_100(self):
+        self.assertExit(self.agent("rollout", "--through", "core"), 0)
+        writes = [r for r in self.writes() if r["script"] == AUTH]
+        self.assertEqual(len(writes), 2)
+        self.assertEqual(sorted(len(r["secret_names"]) for r in writes),
+                         [12, 100])
+        self.assertEqual(len(self.deployed(AUTH)), 112)
+        self.assertDeployed(AUTH, "K109", "value-K109")
+        since = self.last_seq()
+        self.assertExit(self.agent("rollout", "--through", "core"), 0)
+        self.assertEqual(self.writes(since), [])
+
+
+class ManySecretsStaged(ManySecrets):
+
+    strategy = "staged"
+
+    def test_split_at_100(self):
+        self.assertExit(self.agent("rollout", "--through", "core"), 0)
+        patches = [r for r in self.writes()
+                   if r["script"] == AUTH and r["op"] == "patch_latest"]
+        self.assertEqual(len(patches), 2)
+        self.assertEqual(len(self.deployed(AUTH)), 112)
+        self.assertDeployed(AUTH, "K000", "value-K000")
+
+
+class StopOnFailure(agentlib.AgentTestCase):
+
+    def test_on_failure_stop_keeps_the_push(self):
+        pol = agentlib.policy(self.fake)
+        pol["rollout"]["on_failure"] = "stop"
+        self.write_policy(pol)
+        self.vault.put("shared", "INTERNAL_TOKEN", "bad-" + "4" * 20)
+        doc, p = self.agent_json("rollout", code=4)
+        self.assertEqual(doc["tiers"][0]["result"], "failed-verification")
+        # Not rolled back: the bad value stays for inspection; no more.
+        self.assertIn("INTERNAL_TOKEN", self.deployed(AUTH))
+        self.assertEqual({r["script"] for r in self.writes()}, {AUTH})
+        self.assertNotIn("tier-rolled-back",
+                         self.vault.tv("log", "--json").stdout)
+
+
 class FaultsSurvived(agentlib.AgentTestCase):
 
     def test_500_429_reset(self):
