@@ -58,10 +58,13 @@ parse_json(const struct tv_secret *text, const char *path, struct tv_dotenv *d,
     {
         if (st != TV_OK)
             break;
-        if (!cJSON_IsString(item))
+        if (!cJSON_IsString(item) && tv_name_valid(item->string))
             st = tv_error_set(err, TV_EINPUT,
-                              "%s: the value of '%.128s' is not a string", path,
+                              "%s: the value of '%s' is not a string", path,
                               item->string);
+        else if (!cJSON_IsString(item))
+            st = tv_error_set(err, TV_EINPUT, "%s: a value is not a string",
+                              path);
         else
             st = tv_dotenv_add(d, item->string, item->valuestring,
                                strlen(item->valuestring), 0, path, err);
