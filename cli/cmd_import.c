@@ -34,6 +34,28 @@ static const struct cli_opt opts[] = {
 
 #define IMPORT_MAX (64u << 20)
 
+/*
+ * 1 if the JSON text escapes a NUL character (\u0000), which a C string
+ * from cJSON would silently cut short.
+ */
+static int
+has_nul_escape(const unsigned char *t, size_t n)
+{
+    size_t slashes = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        if (t[i] == '\\') {
+            slashes++;
+            continue;
+        }
+        if (slashes % 2 == 1 && t[i] == 'u' && n - i > 4 &&
+            memcmp(t + i + 1, "0000", 4) == 0)
+            return 1;
+        slashes = 0;
+    }
+    return 0;
+}
+
 /* A JSON object of strings into d. */
 static enum tv_status
 parse_json(const struct tv_secret *text, const char *path, struct tv_dotenv *d,
@@ -51,6 +73,9 @@ parse_json(const struct tv_secret *text, const char *path, struct tv_dotenv *d,
                             path, off);
     }
     st = tv_dotenv_init(d, text->len, err);
+    if (st == TV_OK && has_nul_escape(text->data, text->len))
+        st = tv_error_set(err, TV_EINPUT,
+                          "%s: a string holds a NUL character (\\u0000)", path);
     if (st == TV_OK && !cJSON_IsObject(root))
         st = tv_error_set(err, TV_EINPUT,
                           "%s: expected a JSON object of strings", path);

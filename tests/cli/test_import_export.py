@@ -169,6 +169,7 @@ class Import(TestCase):
             ('{"A": "SECRETVALUE", "A": "x"}', "duplicate name 'A'"),
             ('{"A": "SECRETVALUE", "b c": "x"}', "invalid name"),
             ('{"A": "SECRETVALUE"', "not valid JSON"),
+            ('{"A": "SECRETVALUE\\u0000tail"}', "a string holds a NUL"),
         ]
         for i, (text, problem) in enumerate(cases):
             path = self.write("bad%d.json" % i, text)
