@@ -73,6 +73,7 @@ enum tv_status tv_plan_build(const struct tv_policy *p, struct tv_vault *v,
                              const char *account, const char *through,
                              struct tv_plan **out, struct tv_error *err);
 
+/* Frees plan and the tiers' state documents; NULL is accepted. */
 void tv_plan_free(struct tv_plan *plan);
 
 /* "same", "add", "change", "remove", "missing", "absent". */
