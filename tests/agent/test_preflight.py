@@ -63,6 +63,32 @@ class PreflightOk(agentlib.AgentTestCase):
         self.assertIn("not active", p.stderr)
         self.assertIn("disabled", p.stderr)
 
+    def test_unknown_token(self):
+        p = self.agent("preflight", env=self.agent_env(
+            CLOUDFLARE_API_TOKEN="not-a-known-token"))
+        self.assertExit(p, 4)
+        self.assertIn("the api token was refused", p.stderr)
+        self.assertNoSecret("not-a-known-token", p.stdout, p.stderr)
+        self.assertEqual(self.writes(), [])
+
+    def test_plain_http_only_to_loopback(self):
+        p = self.agent("preflight", env=self.agent_env(
+            CLOUDFLARE_API_BASE_URL="http://api.example.com/client/v4"))
+        self.assertExit(p, 1)
+        self.assertIn("api.example.com", p.stderr)
+        self.assertEqual(self.fake.requests(), [])
+
+    def test_missing_ca_bundle_is_named(self):
+        missing = self.vault.tmp + "/no-such-ca.pem"
+        p = self.agent("preflight", "--cacert", missing)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("no-such-ca.pem", p.stderr)
+        p = self.agent("preflight",
+                       env=self.agent_env(TIERVAULT_CA_BUNDLE=missing))
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("no-such-ca.pem", p.stderr)
+        self.assertEqual(self.fake.requests(), [])
+
     def test_wrong_key_is_unlock_failure(self):
         other = os.path.join(self.vault.tmp, "other.key")
         with open(os.open(other, os.O_WRONLY | os.O_CREAT, 0o600),
