@@ -387,8 +387,7 @@ d1_table(const struct tv_d1 *d)
 }
 
 static void
-check_d1(const struct tv_agent *a, struct checks *c, const struct tv_d1 *d,
-         const struct tv_cf_call *q)
+check_d1(struct checks *c, const struct tv_d1 *d, const struct tv_cf_call *q)
 {
     const char *db = d->name != NULL ? d->name : d->database_id;
     char **names = NULL, dir[4096];
@@ -405,12 +404,8 @@ check_d1(const struct tv_agent *a, struct checks *c, const struct tv_d1 *d,
         check_migration_names(c, db, d->migrations, d->nmigrations, q);
         return;
     }
-    if (d->migrations_dir[0] == '/' || strchr(a->policy->path, '/') == NULL)
-        snprintf(dir, sizeof(dir), "%s", d->migrations_dir);
-    else
-        snprintf(dir, sizeof(dir), "%.*s/%s",
-                 (int)(strrchr(a->policy->path, '/') - a->policy->path),
-                 a->policy->path, d->migrations_dir);
+    /* The policy loader resolved it relative to the policy file. */
+    snprintf(dir, sizeof(dir), "%s", d->migrations_dir);
     if (list_sql(dir, &names, &n) < 0) {
         check(c, "migrations", db, 0,
               "d1 database '%s': cannot read migrations folder '%s'", db, dir);
@@ -488,7 +483,7 @@ preflight_workers(struct tv_agent *a, struct checks *c, struct tv_error *err)
         check_staged_pending(a, c, i);
     }
     for (k = 0; k < p->nd1; k++)
-        check_d1(a, c, &p->d1[k], &calls[3 * p->nworkers + k]);
+        check_d1(c, &p->d1[k], &calls[3 * p->nworkers + k]);
 
 out:
     for (size_t i = 0; i < n; i++)

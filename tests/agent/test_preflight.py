@@ -2,6 +2,7 @@
 
 import json
 import os
+import subprocess
 
 import agentlib
 from agentlib import ACCOUNT, AUTH, OTHER_ACCOUNT
@@ -205,6 +206,15 @@ class PendingMigration(agentlib.AgentTestCase):
                       p.stderr)
         self.assertNotIn("README", p.stderr)
         self.assertNotIn("'0001_init.sql' is not applied", p.stderr)
+        # The folder is relative to the policy file, not to the cwd.
+        tmp = os.path.dirname(self.vault.tmp)
+        rel = os.path.join(os.path.basename(self.vault.tmp), "policy.json")
+        p = subprocess.run(
+            [agentlib.tvtest.AGENT, "preflight", "--policy", rel],
+            env=self.agent_env(), cwd=tmp, stdin=subprocess.DEVNULL,
+            capture_output=True, text=True, timeout=120)
+        self.assertExit(p, 4)
+        self.assertIn("'0003_refunds.sql' is not applied", p.stderr)
 
     def test_missing_table_never_created(self):
         self.fake.edit([{"op": "set_d1", "uuid": agentlib.DB_UUID,
