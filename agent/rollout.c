@@ -245,6 +245,30 @@ fail_tier(struct tv_run *r, cJSON *rep, struct tv_error *err)
                                                            : "");
 }
 
+/*
+ * A write failed for good (after the client's retries): the tier is
+ * partly pushed and not verified.  With on_failure rollback, what this
+ * run wrote is undone as for a failed verification; the failure itself
+ * is what is reported (exit 1), and a rerun starts the tier again.
+ */
+static enum tv_status
+write_failed(struct tv_run *r, cJSON *rep, enum tv_status st,
+             struct tv_error *err)
+{
+    struct tv_error rb;
+
+    tv_state_set_str(rep, "result", "failed");
+    tv_state_set_str(rep, "reason", err->msg);
+    if (r->a->policy->on_failure != TV_ON_FAILURE_ROLLBACK)
+        return st;
+    snprintf(r->reason, sizeof(r->reason), "%s", err->msg);
+    if (tv_rollback_tier(r, &rb) != TV_OK)
+        tv_log(TV_LOG_ERROR, r->tier, NULL, "rollback failed: %s", rb.msg);
+    else
+        tv_state_set_str(rep, "result", "rolled-back");
+    return st;
+}
+
 /* One wave: push what is not pushed yet, then verify all of it. */
 static enum tv_status
 run_wave(struct tv_run *r, struct tv_plan_worker **ws, size_t n, cJSON *rep,
@@ -256,6 +280,8 @@ run_wave(struct tv_run *r, struct tv_plan_worker **ws, size_t n, cJSON *rep,
     st = tv_push_wave(r, ws, n, err);
     if (st == TV_EGATE)
         return fail_tier(r, rep, err);
+    if (st == TV_EAPI || st == TV_ENET)
+        return write_failed(r, rep, st, err);
     if (st != TV_OK)
         return st;
     st = tv_verify_workers(r, ws, n, 0, 0, &passed, err);

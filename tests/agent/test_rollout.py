@@ -274,6 +274,24 @@ class FaultsSurvived(agentlib.AgentTestCase):
         # Resets of a reused connection may be re-sent by libcurl itself.
         self.assertGreaterEqual(doc["requests"]["retries"], 3)
 
+    def test_write_failing_for_good_rolls_the_tier_back(self):
+        self.fake.add_faults([{
+            "method": "PATCH", "path_regex": "node3-catalog-service/secrets",
+            "kind": "500", "count": 10}])
+        doc, p = self.agent_json("rollout", code=1)
+        self.assertIn("node3-catalog-service", p.stderr)
+        # What the tier wrote is undone (the broken Worker's own undo may
+        # meet the same fault); nothing later was written.
+        self.assertIn(doc["tiers"][0]["result"], ("rolled-back", "failed"))
+        for w in agentlib.WORKERS:
+            if w != "node3-catalog-service":
+                self.assertNotIn("INTERNAL_TOKEN", self.deployed(w), w)
+        self.assertFalse(touched_names(self.writes()) & PAYMENT_NAMES)
+        # Once the API recovers, a rerun completes.
+        self.fake.add_faults([], replace=True)
+        self.assertExit(self.agent("rollout"), 0)
+        self.assertAllPushed()
+
     def test_html_answer_is_an_error(self):
         self.fake.add_faults([{"method": "GET", "path_regex": "/accounts$",
                                "kind": "challenge", "count": 10}])
