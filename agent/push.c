@@ -209,8 +209,7 @@ judge_round(struct tv_run *r, struct tv_plan_worker **ws,
 /*
  * One round of writes: the intent of every worker that has something to
  * send is saved, the calls run concurrently (up to the policy's
- * concurrency), and every answer is recorded (saved with the next save,
- * at once on failure).  Returns the first failure.
+ * concurrency), and every answer is saved.  Returns the first failure.
  */
 static enum tv_status
 write_round(struct tv_run *r, struct tv_plan_worker **ws, size_t n,
@@ -252,11 +251,11 @@ write_round(struct tv_run *r, struct tv_plan_worker **ws, size_t n,
     tv_cf_run(r->a->cf, calls, k, r->a->policy->concurrency, err);
     tv_error_clear(err);
     st = judge_round(r, ws, ops, ctx, calls, map, k, t0, err);
-    /* On success saved with the next intent or verdict: one sync fewer. */
+    /* The answers are saved at once, failed ones too. */
     if (st != TV_OK)
         tv_run_save(r, &ignored);
     else
-        r->dirty = 1;
+        st = tv_run_save(r, err);
 
 out:
     for (size_t i = 0; i < n && calls != NULL; i++)

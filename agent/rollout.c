@@ -352,12 +352,6 @@ rollout_tier(struct tv_agent *a, struct tv_plan *plan, size_t k, cJSON *rep,
         st = run_waves(&r, rep, &pushed, err);
     if (st == TV_OK)
         st = finalize(&r, pushed, err);
-    if (st != TV_OK && r.dirty) {
-        struct tv_error ignored;
-
-        /* Keep what the writes did, whatever stopped the tier. */
-        tv_run_save(&r, &ignored);
-    }
     if (st == TV_OK) {
         tv_state_set_str(rep, "result", "verified");
         tv_log_step(r.tier, NULL, "tier", "verified", t0);

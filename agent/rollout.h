@@ -22,7 +22,6 @@ struct tv_run {
     const char *tier;               /* its name */
     cJSON *workers;                 /* the report's workers of this tier */
     char reason[TV_RUN_REASON_MAX]; /* why verification failed */
-    int dirty; /* write results not yet saved (see tv_run_save) */
 };
 
 /* The run record of worker w (state "run.workers.W"), created if absent. */
@@ -32,12 +31,7 @@ cJSON *tv_run_worker(struct tv_run *r, const struct tv_plan_worker *w);
 const struct tv_worker *tv_run_pworker(const struct tv_run *r,
                                        const struct tv_plan_worker *w);
 
-/*
- * Saves the tier's state (durable) and clears r->dirty; names the tier on
- * failure.  The results of a round of writes are saved with the next
- * save: the next round's intents, the tier's verdict or a rollback, and
- * always before the next remote write.
- */
+/* Saves the tier's state (durable); names the tier on failure. */
 enum tv_status tv_run_save(struct tv_run *r, struct tv_error *err);
 
 /*
