@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "agent.h"
+#include "lock.h"
 #include "log.h"
 #include "state.h"
 #include "tv_config.h"
@@ -377,9 +378,13 @@ run_command(struct tv_agent *a, const struct options *o, cJSON **doc,
     return tv_rollout(a, o->through, doc, err);
 }
 
+/*
+ * Loads the policy, opens the vault and, for rollout, takes the rollout
+ * lock into *lock_fd (stays -1 otherwise).
+ */
 static enum tv_status
 setup(struct tv_agent *a, struct tv_policy **policy, const struct options *o,
-      struct tv_error *err)
+      int *lock_fd, struct tv_error *err)
 {
     char dir[4096];
     enum tv_status st;
@@ -393,6 +398,8 @@ setup(struct tv_agent *a, struct tv_policy **policy, const struct options *o,
         st = tv_agent_vault_dir(o->vault, dir, sizeof(dir), err);
     if (st == TV_OK)
         st = tv_agent_open_vault(dir, &a->vault, err);
+    if (st == TV_OK && o->cmd == CMD_ROLLOUT)
+        st = tv_agent_lock(dir, lock_fd, err);
     if (st != TV_OK)
         return st;
     a->remote = calloc(a->policy->nworkers ? a->policy->nworkers : 1,
@@ -411,7 +418,7 @@ main(int argc, char **argv)
     struct options o;
     enum tv_status st;
     cJSON *doc = NULL;
-    int rc;
+    int rc, lock_fd = -1;
 
     st = tv_harden(&err);
     if (st != TV_OK) {
@@ -425,7 +432,7 @@ main(int argc, char **argv)
     memset(&a, 0, sizeof(a));
     a.json = o.json;
 
-    st = setup(&a, &policy, &o, &err);
+    st = setup(&a, &policy, &o, &lock_fd, &err);
     if (st == TV_OK)
         st = run_command(&a, &o, &doc, &err);
     print_doc(&o, doc);
@@ -439,6 +446,7 @@ main(int argc, char **argv)
     tv_http_free(a.http);
     free(a.remote);
     tv_vault_close(a.vault);
+    tv_agent_unlock(lock_fd);
     tv_policy_free(policy);
     return rc;
 }
