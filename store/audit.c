@@ -192,7 +192,7 @@ tv_vault_audit(struct tv_vault *v, const char *op, const char *service,
     if (st == TV_OK)
         st = audit_args(op, service, name, fp, detail, err);
     if (st == TV_OK)
-        st = tv_txn_write(v, &txn, err);
+        st = tv_txn_write(v, 0, &txn, err);
     if (st != TV_OK)
         return st;
     st = tv_audit_head_load(v, txn, &head, err);

@@ -33,8 +33,10 @@ wctx_free(struct wctx *w)
     w->ct = NULL;
 }
 
+/* Starts a write of up to grow new bytes. */
 static enum tv_status
-wctx_begin(struct wctx *w, struct tv_vault *v, struct tv_error *err)
+wctx_begin(struct wctx *w, struct tv_vault *v, size_t grow,
+           struct tv_error *err)
 {
     enum tv_status st;
 
@@ -42,7 +44,7 @@ wctx_begin(struct wctx *w, struct tv_vault *v, struct tv_error *err)
     w->v = v;
     st = tv_need_unlocked(v, err);
     if (st == TV_OK)
-        st = tv_txn_write(v, &w->txn, err);
+        st = tv_txn_write(v, grow, &w->txn, err);
     if (st == TV_OK)
         st = tv_audit_head_load(v, w->txn, &w->head, err);
     return st;
@@ -347,7 +349,7 @@ tv_vault_put(struct tv_vault *v, const struct tv_put *items, size_t n,
              uint32_t *versions, struct tv_error *err)
 {
     struct wctx w;
-    size_t i, *order = NULL;
+    size_t i, grow = 0, *order = NULL;
     enum tv_status st;
 
     if (v == NULL || (items == NULL && n > 0))
@@ -356,13 +358,16 @@ tv_vault_put(struct tv_vault *v, const struct tv_put *items, size_t n,
         st = put_item_check(&items[i], i, err);
         if (st != TV_OK)
             return st;
+        /* checked above: each value is at most TV_VALUE_MAX bytes */
+        if (grow < SIZE_MAX / 2)
+            grow += items[i].value->len + TV_TAG_LEN + TV_REC_SLACK;
     }
     if (n == 0)
         return TV_OK;
     st = put_order(items, n, &order, err);
     if (st != TV_OK)
         return st;
-    st = wctx_begin(&w, v, err);
+    st = wctx_begin(&w, v, grow, err);
     if (st == TV_OK) {
         w.ct = malloc(TV_VALUE_MAX + TV_TAG_LEN);
         if (w.ct == NULL)
@@ -726,7 +731,7 @@ tv_vault_rm(struct tv_vault *v, const char *service, const char *name,
     st = check_names(service, name, err);
     if (st != TV_OK)
         return st;
-    st = wctx_begin(&w, v, err);
+    st = wctx_begin(&w, v, TV_REC_SLACK, err);
     if (st == TV_OK) {
         tv_key_secret(&w.skey, service, name);
         st = record_load(v, w.txn, &w.skey, service, name, &rec, &found, err);
@@ -788,7 +793,7 @@ tv_vault_rollback(struct tv_vault *v, const char *service, const char *name,
     st = check_names(service, name, err);
     if (st != TV_OK)
         return st;
-    st = wctx_begin(&w, v, err);
+    st = wctx_begin(&w, v, TV_VALUE_MAX + TV_TAG_LEN + TV_REC_SLACK, err);
     if (st == TV_OK)
         st = rollback_txn(&w, service, name, version, new_version, err);
     if (st == TV_OK)

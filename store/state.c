@@ -25,7 +25,7 @@ state_key_check(const char *key, struct tv_error *err)
 
 static enum tv_status
 state_begin(struct tv_vault *v, const char *key, MDB_txn **txn, int write,
-            struct tv_error *err)
+            size_t grow, struct tv_error *err)
 {
     enum tv_status st;
 
@@ -34,7 +34,7 @@ state_begin(struct tv_vault *v, const char *key, MDB_txn **txn, int write,
     if (st == TV_OK)
         st = state_key_check(key, err);
     if (st == TV_OK)
-        st = write ? tv_txn_write(v, txn, err) : tv_txn_read(v, txn, err);
+        st = write ? tv_txn_write(v, grow, txn, err) : tv_txn_read(v, txn, err);
     return st;
 }
 
@@ -52,7 +52,7 @@ tv_vault_state_put(struct tv_vault *v, const char *key, const void *data,
         return tv_error_set(err, TV_EINPUT,
                             "state '%.32s' is missing or larger than %d bytes",
                             key ? key : "", TV_STATE_MAX);
-    st = state_begin(v, key, &txn, 1, err);
+    st = state_begin(v, key, &txn, 1, len + TV_REC_SLACK, err);
     if (st != TV_OK)
         return st;
     ct = malloc(len + TV_TAG_LEN);
@@ -122,7 +122,7 @@ tv_vault_state_get(struct tv_vault *v, const char *key, struct tv_secret **data,
     if (data == NULL)
         return tv_error_set(err, TV_EINPUT, "no destination given");
     *data = NULL;
-    st = state_begin(v, key, &txn, 0, err);
+    st = state_begin(v, key, &txn, 0, 0, err);
     if (st != TV_OK)
         return st;
     tv_wbuf_put(&kb, key, strlen(key));
@@ -149,7 +149,7 @@ tv_vault_state_del(struct tv_vault *v, const char *key, struct tv_error *err)
     MDB_val k;
     int rc;
 
-    st = state_begin(v, key, &txn, 1, err);
+    st = state_begin(v, key, &txn, 1, 0, err);
     if (st != TV_OK)
         return st;
     tv_wbuf_put(&kb, key, strlen(key));

@@ -71,15 +71,62 @@ tv_need_unlocked(struct tv_vault *v, struct tv_error *err)
     return TV_OK;
 }
 
+/* Grows the map so that grow more bytes (twice, for copied pages) fit. */
+static int
+map_reserve(struct tv_vault *v, size_t grow)
+{
+    MDB_envinfo info;
+    MDB_stat ms;
+    size_t used, need, size;
+    int rc;
+
+    rc = mdb_env_info(v->env, &info);
+    if (rc == 0)
+        rc = mdb_env_stat(v->env, &ms);
+    if (rc != 0)
+        return rc;
+    used = (info.me_last_pgno + 1) * (size_t)ms.ms_psize;
+    if (grow > (SIZE_MAX - used - TV_MAP_SLACK) / 4)
+        return MDB_MAP_FULL;
+    need = used + 2 * grow + TV_MAP_SLACK;
+    if (need <= info.me_mapsize)
+        return 0;
+    for (size = info.me_mapsize; size < need; size *= 2)
+        ;
+    return mdb_env_set_mapsize(v->env, size);
+}
+
+/*
+ * Begins a transaction; when another process grew the vault past this
+ * process's map, adopts the new size (no transaction of ours is open) and
+ * tries once more.
+ */
+static int
+txn_begin(struct tv_vault *v, unsigned flags, MDB_txn **txn)
+{
+    int rc = mdb_txn_begin(v->env, NULL, flags, txn);
+
+    if (rc == MDB_MAP_RESIZED) {
+        rc = mdb_env_set_mapsize(v->env, 0);
+        if (rc == 0)
+            rc = mdb_txn_begin(v->env, NULL, flags, txn);
+    }
+    return rc;
+}
+
 enum tv_status
-tv_txn_write(struct tv_vault *v, MDB_txn **txn, struct tv_error *err)
+tv_txn_write(struct tv_vault *v, size_t grow, MDB_txn **txn,
+             struct tv_error *err)
 {
     int rc;
 
     *txn = NULL;
     if (v->rdonly)
         return tv_error_set(err, TV_ERDONLY, "vault '%s' is read-only", v->dir);
-    rc = mdb_txn_begin(v->env, NULL, 0, txn);
+    rc = map_reserve(v, grow);
+    if (rc != 0)
+        return tv_mdb_error(v, rc, "grow map", err);
+    rc = txn_begin(v, 0, txn);
     if (rc != 0)
         return tv_mdb_error(v, rc, "begin write", err);
     return TV_OK;
@@ -91,7 +138,7 @@ tv_txn_read(struct tv_vault *v, MDB_txn **txn, struct tv_error *err)
     int rc;
 
     *txn = NULL;
-    rc = mdb_txn_begin(v->env, NULL, MDB_RDONLY, txn);
+    rc = txn_begin(v, MDB_RDONLY, txn);
     if (rc != 0)
         return tv_mdb_error(v, rc, "begin read", err);
     return TV_OK;
@@ -304,11 +351,12 @@ env_open(struct tv_vault *v, unsigned flags, struct tv_error *err)
         return tv_mdb_error(v, rc, "create environment", err);
     rc = mdb_env_set_maxdbs(v->env, 8);
     if (rc == 0)
-        rc = mdb_env_set_mapsize(v->env, TV_MAPSIZE);
+        rc = mdb_env_set_mapsize(v->env, TV_MAP_MIN);
     /* never MDB_WRITEMAP: a full disk must fail a write, not fault a page;
-     * never MDB_NOMEMINIT: unused page bytes are zeroed, not leaked */
+     * never MDB_NOMEMINIT: unused page bytes are zeroed, not leaked;
+     * MDB_NOTLS: read transactions belong to the call, not the thread */
     if (rc == 0)
-        rc = mdb_env_open(v->env, v->dir, flags, 0600);
+        rc = mdb_env_open(v->env, v->dir, flags | MDB_NOTLS, 0600);
     if (rc != 0) {
         mdb_env_close(v->env);
         v->env = NULL;
@@ -725,7 +773,7 @@ init_write(struct tv_vault *v, struct tv_rec_slot *slots,
     enum tv_status st;
     size_t i;
 
-    st = tv_txn_write(v, &txn, err);
+    st = tv_txn_write(v, 0, &txn, err);
     if (st != TV_OK)
         return st;
     st = open_dbis(v, txn, MDB_CREATE, err);
@@ -1108,7 +1156,7 @@ tv_vault_slot_add(struct tv_vault *v, const struct tv_cred *cred, uint32_t *id,
     if (st == TV_OK)
         st = kek_for(&s, cred, kek, 0, err);
     if (st == TV_OK)
-        st = tv_txn_write(v, &txn, err);
+        st = tv_txn_write(v, 0, &txn, err);
     if (st == TV_OK)
         st = slot_next_id(v, txn, &s, &nid, err);
     if (st == TV_OK)
@@ -1188,7 +1236,7 @@ tv_vault_slot_rm(struct tv_vault *v, uint32_t id, struct tv_error *err)
 
     st = tv_need_unlocked(v, err);
     if (st == TV_OK)
-        st = tv_txn_write(v, &txn, err);
+        st = tv_txn_write(v, 0, &txn, err);
     if (st != TV_OK)
         return st;
     st = slot_rm_txn(v, txn, id, err);

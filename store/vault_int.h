@@ -22,7 +22,14 @@
 #define TV_META_HEADER "header"
 #define TV_META_HEAD   "audit-head"
 
-#define TV_MAPSIZE ((size_t)1 << 30)
+/*
+ * The memory map starts at TV_MAP_MIN and grows before a write that may
+ * need more (tv_txn_write), to twice what the write could add plus
+ * TV_MAP_SLACK: address space only, but a small map keeps opening cheap.
+ */
+#define TV_MAP_MIN   ((size_t)32 << 20)
+#define TV_MAP_SLACK ((size_t)8 << 20)
+#define TV_REC_SLACK 1024 /* bytes of metadata a written item may add */
 
 struct tv_vault {
     char *dir;
@@ -46,8 +53,12 @@ enum tv_status tv_mdb_error(struct tv_vault *v, int rc, const char *what,
 /* TV_EUNLOCK when v is locked. */
 enum tv_status tv_need_unlocked(struct tv_vault *v, struct tv_error *err);
 
-/* Begins a write transaction (TV_ERDONLY on a read-only vault). */
-enum tv_status tv_txn_write(struct tv_vault *v, MDB_txn **txn,
+/*
+ * Begins a write transaction (TV_ERDONLY on a read-only vault) after
+ * growing the map for a write of up to grow bytes of new data.  Must not
+ * be called while this process has another transaction of v open.
+ */
+enum tv_status tv_txn_write(struct tv_vault *v, size_t grow, MDB_txn **txn,
                             struct tv_error *err);
 enum tv_status tv_txn_read(struct tv_vault *v, MDB_txn **txn,
                            struct tv_error *err);

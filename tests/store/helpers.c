@@ -109,7 +109,8 @@ raw_open(const char *dir, const char *db, MDB_env **env, MDB_txn **txn,
 {
     assert_int_equal(mdb_env_create(env), 0);
     assert_int_equal(mdb_env_set_maxdbs(*env, 8), 0);
-    assert_int_equal(mdb_env_set_mapsize(*env, (size_t)1 << 30), 0);
+    /* LMDB rounds a small map up to the data's size */
+    assert_int_equal(mdb_env_set_mapsize(*env, (size_t)1 << 20), 0);
     assert_int_equal(mdb_env_open(*env, dir, 0, 0600), 0);
     assert_int_equal(mdb_txn_begin(*env, NULL, flags, txn), 0);
     assert_int_equal(mdb_dbi_open(*txn, db, 0, dbi), 0);
