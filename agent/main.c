@@ -161,22 +161,39 @@ http_log(void *ctx, enum tv_http_log_level level, const char *msg)
 }
 
 /*
- * The API token, from CLOUDFLARE_API_TOKEN (whose environment copy is
- * then wiped and removed, so that children and /proc never see it) or
- * from the vault's _cloudflare/API_TOKEN.
+ * Moves CLOUDFLARE_API_TOKEN into guarded memory (*out, NULL when unset or
+ * empty), then wipes and removes the environment copy.  Called before
+ * the vault is unlocked, so that TIERVAULT_PASSPHRASE_COMMAND's shell
+ * (and /proc/PID/environ) never sees the token.  TV_OK or TV_ENOMEM.
  */
 static enum tv_status
-get_token(struct tv_vault *v, struct tv_secret **token, struct tv_error *err)
+take_env_token(struct tv_secret **out, struct tv_error *err)
 {
     char *env = getenv("CLOUDFLARE_API_TOKEN");
+    enum tv_status st = TV_OK;
+
+    *out = NULL;
+    if (env == NULL)
+        return TV_OK;
+    if (env[0] != '\0')
+        st = tv_secret_dup(out, env, strlen(env), err);
+    tv_wipe(env, strlen(env));
+    unsetenv("CLOUDFLARE_API_TOKEN");
+    return st;
+}
+
+/*
+ * The API token: a copy of env_token (taken from CLOUDFLARE_API_TOKEN at
+ * start) when there is one, else the vault's _cloudflare/API_TOKEN.
+ */
+static enum tv_status
+get_token(struct tv_vault *v, const struct tv_secret *env_token,
+          struct tv_secret **token, struct tv_error *err)
+{
     enum tv_status st;
 
-    if (env != NULL && env[0] != '\0') {
-        st = tv_secret_dup(token, env, strlen(env), err);
-        tv_wipe(env, strlen(env));
-        unsetenv("CLOUDFLARE_API_TOKEN");
-        return st;
-    }
+    if (env_token != NULL)
+        return tv_secret_dup(token, env_token->data, env_token->len, err);
     st = tv_vault_get(v, "_cloudflare", "API_TOKEN", 0, token, NULL, err);
     if (st == TV_ENOTFOUND)
         return tv_error_set(err, TV_EUSAGE,
@@ -186,7 +203,8 @@ get_token(struct tv_vault *v, struct tv_secret **token, struct tv_error *err)
 }
 
 static enum tv_status
-connect_cf(struct tv_agent *a, const struct options *o, struct tv_error *err)
+connect_cf(struct tv_agent *a, const struct options *o,
+           const struct tv_secret *env_token, struct tv_error *err)
 {
     struct tv_http_options ho;
     struct tv_secret *token = NULL;
@@ -204,7 +222,7 @@ connect_cf(struct tv_agent *a, const struct options *o, struct tv_error *err)
         tv_log_enabled(TV_LOG_DEBUG) ? TV_HTTP_LOG_DEBUG : TV_HTTP_LOG_WARN;
     st = tv_http_new(&a->http, &ho, err);
     if (st == TV_OK)
-        st = get_token(a->vault, &token, err);
+        st = get_token(a->vault, env_token, &token, err);
     if (st == TV_OK)
         st = tv_cf_new(&a->cf, a->http,
                        base != NULL && base[0] != '\0' ? base : NULL, token,
@@ -361,14 +379,15 @@ print_doc(const struct options *o, const cJSON *doc)
 }
 
 static enum tv_status
-run_command(struct tv_agent *a, const struct options *o, cJSON **doc,
+run_command(struct tv_agent *a, const struct options *o,
+            const struct tv_secret *env_token, cJSON **doc,
             struct tv_error *err)
 {
     enum tv_status st;
 
     if (o->cmd == CMD_STATUS)
         return tv_agent_status(a, doc, err);
-    st = connect_cf(a, o, err);
+    st = connect_cf(a, o, env_token, err);
     if (st != TV_OK)
         return st;
     if (o->cmd == CMD_PREFLIGHT)
@@ -415,6 +434,7 @@ main(int argc, char **argv)
     struct tv_policy *policy = NULL;
     struct tv_agent a;
     struct tv_error err = { 0 };
+    struct tv_secret *env_token = NULL;
     struct options o;
     enum tv_status st;
     cJSON *doc = NULL;
@@ -432,9 +452,11 @@ main(int argc, char **argv)
     memset(&a, 0, sizeof(a));
     a.json = o.json;
 
-    st = setup(&a, &policy, &o, &lock_fd, &err);
+    st = take_env_token(&env_token, &err);
     if (st == TV_OK)
-        st = run_command(&a, &o, &doc, &err);
+        st = setup(&a, &policy, &o, &lock_fd, &err);
+    if (st == TV_OK)
+        st = run_command(&a, &o, env_token, &doc, &err);
     print_doc(&o, doc);
     fflush(stdout);
     if (st != TV_OK)
@@ -448,5 +470,6 @@ main(int argc, char **argv)
     tv_vault_close(a.vault);
     tv_agent_unlock(lock_fd);
     tv_policy_free(policy);
+    tv_secret_free(env_token);
     return rc;
 }

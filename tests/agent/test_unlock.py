@@ -55,6 +55,24 @@ class Unlock(tvtest.TestCase):
                         TIERVAULT_PASSPHRASE="wrong")
         self.assertExit(p, 0)
 
+    def test_passphrase_command_never_sees_the_token(self):
+        seen = os.path.join(self.vault.tmp, "seen-env")
+        script = self.write("pass.sh", "env > '%s'\nprintf '%%s\\n' '%s'\n"
+                            % (seen, PASS))
+        e = dict(self.vault.env)
+        e.update(TIERVAULT_PASSPHRASE_COMMAND="sh " + script,
+                 CLOUDFLARE_API_TOKEN=agentlib.TOKEN,
+                 CLOUDFLARE_API_BASE_URL=self.fake.api_url)
+        p = tvtest.run([tvtest.AGENT, "preflight", "--policy", self.policy],
+                       env=e)
+        # The token still reached Cloudflare: preflight passed.
+        self.assertExit(p, 0)
+        with open(seen) as f:
+            child_env = f.read()
+        self.assertIn("TIERVAULT_PASSPHRASE_COMMAND=", child_env)
+        self.assertNoSecret(agentlib.TOKEN, child_env)
+        self.assertNotIn("CLOUDFLARE_API_TOKEN=", child_env)
+
     def test_wrong_or_failing_source_is_exit_3(self):
         p = self.status(TIERVAULT_PASSPHRASE="wrong passphrase")
         self.assertExit(p, 3)
