@@ -188,10 +188,29 @@ from_policy(struct tv_cli *c, struct tv_vault *v, const struct cli_args *a,
 }
 
 /*
+ * 1 if env ("NAME=value") is an unlock source: the child gets the secrets
+ * asked for, not the key to all of them (nor where to find it).
+ */
+static int
+is_unlock_source(const char *env)
+{
+    static const char *const names[] = {
+        "TIERVAULT_KEY_FILE=",
+        "TIERVAULT_PASSPHRASE_FILE=",
+        "TIERVAULT_PASSPHRASE_COMMAND=",
+        "TIERVAULT_PASSPHRASE=",
+    };
+
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (strncmp(env, names[i], strlen(names[i])) == 0)
+            return 1;
+    return 0;
+}
+
+/*
  * The child's environment: ours without the names being set and without
- * TIERVAULT_PASSPHRASE (the child gets the secrets asked for, not the key
- * to all of them), then the secrets.  The array is ordinary memory; the
- * strings stay where they are.
+ * the unlock sources, then the secrets.  The array is ordinary memory;
+ * the strings stay where they are.
  */
 static char **
 build_env(const struct envset *e)
@@ -206,7 +225,7 @@ build_env(const struct envset *e)
         return NULL;
     for (size_t i = 0; i < n; i++) {
         size_t len = strcspn(environ[i], "=");
-        int replaced = strncmp(environ[i], "TIERVAULT_PASSPHRASE=", 21) == 0;
+        int replaced = is_unlock_source(environ[i]);
 
         for (size_t j = 0; j < e->n && !replaced; j++)
             replaced =

@@ -57,11 +57,26 @@ class RunService(TestCase):
         self.assertEqual(env["C"], "gamma")
         self.assertEqual(env["KEEP"], "kept")
         self.assertNotIn("X", env)
-        # the key to the whole vault is not handed on
+        # the key to the whole vault is not handed on, nor where it is
         env = self.env_of("--service", "web",
                           env={"TIERVAULT_PASSPHRASE": "pw"})
         self.assertNotIn("TIERVAULT_PASSPHRASE", env)
-        self.assertEqual(env["TIERVAULT_KEY_FILE"], self.vault.keyfile)
+        self.assertNotIn("TIERVAULT_KEY_FILE", env)
+        self.assertEqual(env["TIERVAULT_VAULT"], self.vault.dir)
+
+    def test_no_unlock_source_reaches_the_child(self):
+        pfile = os.path.join(self.vault.tmp, "pass")
+        fd = os.open(pfile, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.close(fd)
+        # The key file comes first, so the others are never used to unlock.
+        env = self.env_of("--service", "web", env={
+            "TIERVAULT_PASSPHRASE_FILE": pfile,
+            "TIERVAULT_PASSPHRASE_COMMAND": "echo pw",
+            "TIERVAULT_PASSPHRASE": "pw"})
+        for name in ("TIERVAULT_KEY_FILE", "TIERVAULT_PASSPHRASE_FILE",
+                     "TIERVAULT_PASSPHRASE_COMMAND", "TIERVAULT_PASSPHRASE"):
+            self.assertNotIn(name, env)
+        self.assertEqual(env["A"], "alpha")
 
     def test_tiers(self):
         env = self.env_of("--service", "web", "--tier", "core")
