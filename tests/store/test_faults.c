@@ -40,7 +40,8 @@ private_tmpfs(const char *dir, const char *opts)
 {
     if (unshare(CLONE_NEWNS) != 0)
         return -1;
-    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
+    /* type and source are ignored here; named for valgrind's sake */
+    if (mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) != 0)
         return -1;
     return mount("tmpfs", dir, "tmpfs", 0, opts);
 }
@@ -65,6 +66,8 @@ in_child(struct fixture *f, const char *opts,
             _exit(SKIP_CODE);
         }
         fn(f, mnt);
+        fixture_close_vault(f);
+        tv_secret_free(f->key);
         _exit(0);
     }
     assert_int_equal(waitpid(pid, &status, 0), pid);
@@ -171,7 +174,7 @@ read_only(struct fixture *f, const char *mnt)
     fixture_reopen(f);
     put_str(f->v, "svc", "A", "core", "a-value");
     fixture_close_vault(f);
-    CHECK(mount(NULL, mnt, NULL, MS_REMOUNT | MS_RDONLY, NULL) == 0);
+    CHECK(mount("tmpfs", mnt, "tmpfs", MS_REMOUNT | MS_RDONLY, NULL) == 0);
 
     fixture_reopen(f);
     CHECK(tv_vault_get(f->v, "svc", "A", 0, &got, NULL, &err) == TV_OK);

@@ -428,7 +428,8 @@ test_concurrent_writers(void **state)
                 put_str(f.v, "svc", name, "core", "v");
                 put_str(f.v, "svc", "SHARED", "core", name);
             }
-            tv_vault_close(f.v);
+            fixture_close_vault(&f);
+            tv_secret_free(f.key);
             _exit(0);
         }
     }
@@ -471,7 +472,8 @@ test_map_growth(void **state)
         static char names[700][16];
         int i;
 
-        /* the parent's environment is not used here, nor closed */
+        /* the parent's environment is closed, never used, in the child */
+        fixture_close_vault(&f);
         fixture_reopen(&f);
         assert_int_equal(tv_secret_new(&s, 60000, &err), TV_OK);
         randombytes_buf(s->data, s->len);
@@ -484,6 +486,9 @@ test_map_growth(void **state)
             fprintf(stderr, "put: %s\n", err.msg);
             _exit(1);
         }
+        tv_secret_free(s);
+        fixture_close_vault(&f);
+        tv_secret_free(f.key);
         _exit(0);
     }
     assert_int_equal(waitpid(pid, &status, 0), pid);
