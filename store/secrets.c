@@ -296,16 +296,17 @@ put_item_check(const struct tv_put *p, size_t i, struct tv_error *err)
     return TV_OK;
 }
 
-static const struct tv_put *sort_items;
-
 static int
 item_cmp(const void *a, const void *b)
 {
-    const struct tv_put *x = &sort_items[*(const size_t *)a];
-    const struct tv_put *y = &sort_items[*(const size_t *)b];
+    const struct tv_put *x = *(const struct tv_put *const *)a;
+    const struct tv_put *y = *(const struct tv_put *const *)b;
     int c = strcmp(x->service, y->service);
 
-    return c != 0 ? c : strcmp(x->name, y->name);
+    if (c == 0)
+        c = strcmp(x->name, y->name);
+    /* equal keys in item order, so that duplicates are named in order */
+    return c != 0 ? c : (x > y) - (x < y);
 }
 
 /*
@@ -313,31 +314,28 @@ item_cmp(const void *a, const void *b)
  * and which makes duplicates adjacent.  The caller frees *order.
  */
 static enum tv_status
-put_order(const struct tv_put *items, size_t n, size_t **order,
+put_order(const struct tv_put *items, size_t n, const struct tv_put ***order,
           struct tv_error *err)
 {
-    size_t i, *o;
+    const struct tv_put **o;
+    size_t i;
 
     o = malloc(n * sizeof(*o));
     if (o == NULL)
         return tv_error_set(err, TV_ENOMEM, "out of memory");
     for (i = 0; i < n; i++)
-        o[i] = i;
-    /* single-threaded library: the comparator's context is a static */
-    sort_items = items;
+        o[i] = &items[i];
     qsort(o, n, sizeof(*o), item_cmp);
-    sort_items = NULL;
     for (i = 1; i < n; i++) {
-        const struct tv_put *a = &items[o[i - 1]], *b = &items[o[i]];
-        size_t lo = o[i - 1] < o[i] ? o[i - 1] : o[i];
-        size_t hi = o[i - 1] < o[i] ? o[i] : o[i - 1];
+        const struct tv_put *a = o[i - 1], *b = o[i];
 
         if (strcmp(a->service, b->service) == 0 &&
             strcmp(a->name, b->name) == 0) {
             free(o);
             return tv_error_set(err, TV_EINPUT,
                                 "'%s/%s' is given twice (items %zu and %zu)",
-                                a->service, a->name, lo + 1, hi + 1);
+                                a->service, a->name, (size_t)(a - items) + 1,
+                                (size_t)(b - items) + 1);
         }
     }
     *order = o;
@@ -349,7 +347,8 @@ tv_vault_put(struct tv_vault *v, const struct tv_put *items, size_t n,
              uint32_t *versions, struct tv_error *err)
 {
     struct wctx w;
-    size_t i, grow = 0, *order = NULL;
+    const struct tv_put **order = NULL;
+    size_t i, grow = 0;
     enum tv_status st;
 
     if (v == NULL || (items == NULL && n > 0))
@@ -374,13 +373,17 @@ tv_vault_put(struct tv_vault *v, const struct tv_put *items, size_t n,
             st = tv_error_set(err, TV_ENOMEM, "out of memory");
     }
     for (i = 0; i < n && st == TV_OK; i++) {
-        const struct tv_put *p = &items[order[i]];
-        struct newver nv = {
-            p->service, p->name, p->tier,        p->note,
-            p->op,      0,       p->value->data, p->value->len
-        };
+        const struct tv_put *p = order[i];
+        struct newver nv = { .service = p->service,
+                             .name = p->name,
+                             .tier = p->tier,
+                             .note = p->note,
+                             .op = p->op,
+                             .value = p->value->data,
+                             .len = p->value->len };
 
-        st = write_version(&w, &nv, versions ? &versions[order[i]] : NULL, err);
+        st =
+            write_version(&w, &nv, versions ? &versions[p - items] : NULL, err);
     }
     if (st == TV_OK)
         st = wctx_commit(&w, err);
@@ -723,7 +726,7 @@ tv_vault_rm(struct tv_vault *v, const char *service, const char *name,
             uint32_t *version, struct tv_error *err)
 {
     struct tv_rec_secret rec;
-    struct newver nv = { service, name, NULL, NULL, TV_OP_RM, 0, NULL, 0 };
+    struct newver nv = { .service = service, .name = name, .op = TV_OP_RM };
     enum tv_status st;
     struct wctx w;
     int found = 0;
@@ -758,8 +761,11 @@ rollback_txn(struct wctx *w, const char *service, const char *name,
     struct tv_rec_secret rec;
     struct tv_rec_version rv;
     char note[TV_NOTE_MAX + 1];
-    struct newver nv = { service,        name,    NULL, note,
-                         TV_OP_ROLLBACK, version, NULL, 0 };
+    struct newver nv = { .service = service,
+                         .name = name,
+                         .note = note,
+                         .op = TV_OP_ROLLBACK,
+                         .source = version };
     enum tv_status st;
 
     if (version == 0)
