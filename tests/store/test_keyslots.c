@@ -9,7 +9,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -71,6 +75,32 @@ test_error_messages(void **state)
     assert_int_equal(tv_status_exit_code(TV_EINTEGRITY), 3);
     assert_int_equal(tv_status_exit_code(TV_EUSAGE), 2);
     assert_int_equal(tv_status_exit_code(TV_EFULL), 1);
+}
+
+/* In a child: closed standard fds are reopened, core dumps are off. */
+static void
+test_harden(void **state)
+{
+    struct tv_error err = { 0 };
+    struct rlimit rl;
+    pid_t pid;
+    int status;
+
+    (void)state;
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(0);
+        close(2);
+        if (tv_harden(&err) != TV_OK || fcntl(0, F_GETFD) == -1 ||
+            fcntl(2, F_GETFD) == -1 || prctl(PR_GET_DUMPABLE) != 0 ||
+            getrlimit(RLIMIT_CORE, &rl) != 0 || rl.rlim_cur != 0)
+            _exit(1);
+        _exit(0);
+    }
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
 }
 
 static void
@@ -442,6 +472,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_secret_memory),
         cmocka_unit_test(test_error_messages),
+        cmocka_unit_test(test_harden),
         cmocka_unit_test(test_names),
         cmocka_unit_test(test_now_override),
         cmocka_unit_test(test_wrap_unwrap),
