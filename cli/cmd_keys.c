@@ -48,7 +48,10 @@ print_slot(const struct tv_slot_info *s, void *ctx)
     return 0;
 }
 
-/* The new credential of `keys add`; *secret is the caller's. */
+/*
+ * The new credential of `keys add`; *secret is the caller's.  A
+ * passphrase already read into *secret is used as it is.
+ */
 static int
 new_cred(const struct tv_cli *c, const struct cli_args *a, struct tv_cred *cred,
          struct tv_secret **secret, int *created)
@@ -69,25 +72,32 @@ new_cred(const struct tv_cli *c, const struct cli_args *a, struct tv_cred *cred,
             cli_info(c, "created the key file '%s'", path);
     } else {
         cred->kind = TV_CRED_PASSPHRASE;
-        if (cli_new_passphrase(0, 1, secret, &err) != TV_OK)
+        if (*secret == NULL && cli_new_passphrase(0, 1, secret, &err) != TV_OK)
             return cli_fail(&err);
     }
     cred->secret = *secret;
     return 0;
 }
 
+/*
+ * Adds the slot of `keys add`; takes over pass, a passphrase read before
+ * unlocking (or NULL).
+ */
 static int
-keys_add(struct tv_cli *c, struct tv_vault *v, const struct cli_args *a)
+keys_add(struct tv_cli *c, struct tv_vault *v, const struct cli_args *a,
+         struct tv_secret *pass)
 {
     struct tv_error err = { 0 };
-    struct tv_secret *secret = NULL;
+    struct tv_secret *secret = pass;
     struct tv_cred cred = { 0 };
     uint32_t id = 0;
     int rc, created = 0;
 
     rc = new_cred(c, a, &cred, &secret, &created);
-    if (rc != 0)
+    if (rc != 0) {
+        tv_secret_free(secret);
         return rc;
+    }
     if (tv_vault_slot_add(v, &cred, &id, &err) != TV_OK) {
         if (created)
             unlink(a->opt[O_KEYFILE].value);
@@ -130,6 +140,7 @@ int
 cmd_keys(struct tv_cli *c, int argc, char **argv)
 {
     struct tv_error err = { 0 };
+    struct tv_secret *pass = NULL;
     struct tv_vault *v = NULL;
     struct cli_args a;
     const char *sub;
@@ -152,19 +163,32 @@ cmd_keys(struct tv_cli *c, int argc, char **argv)
     rc = check_sub(sub, &a, &slot);
     if (rc >= 0)
         goto out;
+    /*
+     * A piped passphrase is read before unlocking:
+     * TIERVAULT_PASSPHRASE_COMMAND inherits standard input, and must
+     * neither see nor swallow it.
+     */
+    if (strcmp(sub, "add") == 0 && a.opt[O_PASS].count &&
+        !isatty(STDIN_FILENO) &&
+        cli_new_passphrase(0, 1, &pass, &err) != TV_OK) {
+        rc = cli_fail(&err);
+        goto out;
+    }
     rc = cli_open_vault(c, &v);
     if (rc != 0)
         goto out;
     if (strcmp(sub, "ls") == 0)
         st = tv_vault_slots(v, print_slot, NULL, &err);
-    else if (strcmp(sub, "add") == 0)
-        rc = keys_add(c, v, &a);
-    else if ((st = tv_vault_slot_rm(v, slot, &err)) == TV_OK)
+    else if (strcmp(sub, "add") == 0) {
+        rc = keys_add(c, v, &a, pass);
+        pass = NULL;
+    } else if ((st = tv_vault_slot_rm(v, slot, &err)) == TV_OK)
         cli_info(c, "removed keyslot %u", slot);
     if (st != TV_OK)
         rc = cli_fail(&err);
 
 out:
+    tv_secret_free(pass);
     tv_vault_close(v);
     cli_args_free(&a);
     return rc;

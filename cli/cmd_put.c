@@ -132,11 +132,19 @@ cmd_put(struct tv_cli *c, int argc, char **argv)
     rc = check_args(&a, &gen);
     if (rc >= 0)
         goto out;
+    /*
+     * A piped value is read before unlocking: TIERVAULT_PASSPHRASE_COMMAND
+     * inherits standard input, and must neither see nor swallow it.
+     */
+    if (gen == 0 && !isatty(STDIN_FILENO) &&
+        read_value(a.pos[0], a.pos[1], &value, &err) != TV_OK)
+        goto fail;
     rc = cli_open_vault(c, &v);
     if (rc != 0)
         goto out;
     if (gen > 0 ? generate(gen, &value, &err) != TV_OK
-                : read_value(a.pos[0], a.pos[1], &value, &err) != TV_OK)
+                : value == NULL &&
+                      read_value(a.pos[0], a.pos[1], &value, &err) != TV_OK)
         goto fail;
     item = (struct tv_put){ a.pos[0],
                             a.pos[1],

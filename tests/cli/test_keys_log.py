@@ -91,6 +91,49 @@ class Keys(TestCase):
         self.assertExit(p, 2)
 
 
+class PassphraseCommandStdin(TestCase):
+    """TIERVAULT_PASSPHRASE_COMMAND inherits standard input; a value or a
+    new passphrase piped into tiervault must not reach it."""
+
+    def setUp(self):
+        super().setUp()
+        self.pw = tvtest.canary("pw")
+        p = self.vault.tv("keys", "add", "--passphrase", "--kdf",
+                          "interactive", input=self.pw + "\n")
+        self.assertExit(p, 0)
+        self.seen = os.path.join(self.vault.tmp, "seen")
+        # A helper that reads its standard input (as ssh does) and then
+        # prints the passphrase.
+        self.env = {"TIERVAULT_KEY_FILE": None,
+                    "TIERVAULT_PASSPHRASE_COMMAND":
+                        "cat >> '%s'; printf '%%s' '%s'" % (self.seen,
+                                                            self.pw)}
+
+    def seen_text(self):
+        with open(self.seen) as f:
+            return f.read()
+
+    def test_put_value_not_seen_by_the_command(self):
+        value = tvtest.canary("value")
+        p = self.vault.tv("put", "api", "K", "--tier", "core",
+                          input=value + "\n", env=self.env)
+        self.assertExit(p, 0)
+        self.assertNoSecret(value, self.seen_text())
+        p = self.vault.tv("get", "api", "K")
+        self.assertExit(p, 0)
+        self.assertEqual(p.stdout, value + "\n")
+
+    def test_keys_add_passphrase_not_seen_by_the_command(self):
+        new = tvtest.canary("newpw")
+        p = self.vault.tv("keys", "add", "--passphrase", "--kdf",
+                          "interactive", input=new + "\n", env=self.env)
+        self.assertExit(p, 0)
+        self.assertNoSecret(new, self.seen_text())
+        p = self.vault.tv("ls", env={"TIERVAULT_KEY_FILE": None,
+                                     "TIERVAULT_PASSPHRASE": new})
+        self.assertExit(p, 0)
+
+
 class Log(TestCase):
 
     def test_log_text_json_verify(self):
