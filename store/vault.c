@@ -648,7 +648,13 @@ store_header(struct tv_vault *v, MDB_txn *txn, struct tv_error *err)
     h.created = v->created;
     tv_wbuf_put(&key, TV_META_HEADER, strlen(TV_META_HEADER));
     tv_rec_header_encode(&body, &h);
-    st = tv_put_sealed(v, txn, v->meta, TV_DB_META, &key, &body, 0, err);
+    /* a second init racing into the same empty directory finds the first
+     * one's header here, under LMDB's write lock */
+    st = tv_put_sealed(v, txn, v->meta, TV_DB_META, &key, &body,
+                       MDB_NOOVERWRITE, err);
+    if (st == TV_EEXIST)
+        st = tv_error_set(err, TV_EEXIST, "a vault already exists at '%s'",
+                          v->dir);
     tv_wbuf_free(&key);
     tv_wbuf_free(&body);
     return st;
@@ -867,7 +873,8 @@ tv_vault_init(const char *dir, const struct tv_cred *creds, size_t ncreds,
 out:
     for (i = 0; i < ncreds; i++)
         tv_secret_free(keks[i]);
-    if (st != TV_OK && files) {
+    /* TV_EEXIST: the files are another init's, not ours to remove */
+    if (st != TV_OK && st != TV_EEXIST && files) {
         if (v->env != NULL)
             mdb_env_close(v->env);
         v->env = NULL;

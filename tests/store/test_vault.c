@@ -448,6 +448,41 @@ test_concurrent_writers(void **state)
     fixture_free(&f);
 }
 
+/* Two inits racing into one directory: one vault, the other refused. */
+static void
+test_racing_init(void **state)
+{
+    struct fixture f;
+    struct tv_error err = { 0 };
+    int i, status, ok = 0, exist = 0;
+    pid_t pid[2];
+
+    (void)state;
+    fixture_new(&f);
+    for (i = 0; i < 2; i++) {
+        pid[i] = fork();
+        assert_true(pid[i] >= 0);
+        if (pid[i] == 0) {
+            enum tv_status st =
+                tv_vault_init(f.vault, &f.cred, 1, "racer", &err);
+
+            tv_secret_free(f.key);
+            _exit(st == TV_OK ? 0 : st == TV_EEXIST ? 2 : 1);
+        }
+    }
+    for (i = 0; i < 2; i++) {
+        assert_int_equal(waitpid(pid[i], &status, 0), pid[i]);
+        assert_true(WIFEXITED(status));
+        ok += WEXITSTATUS(status) == 0;
+        exist += WEXITSTATUS(status) == 2;
+    }
+    assert_int_equal(ok + exist, 2);
+    assert_int_equal(ok, 1);
+    fixture_reopen(&f);
+    assert_int_equal(tv_vault_log_verify(f.v, NULL, NULL, &err), TV_OK);
+    fixture_free(&f);
+}
+
 /*
  * A write larger than the map grows it; a process whose map is smaller
  * than what another process wrote adopts the new size.
@@ -519,6 +554,7 @@ main(void)
         cmocka_unit_test(test_backup),
         cmocka_unit_test(test_concurrent_writers),
         cmocka_unit_test(test_map_growth),
+        cmocka_unit_test(test_racing_init),
     };
 
     if (sodium_init() < 0)
