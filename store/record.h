@@ -45,8 +45,16 @@ struct tv_wbuf {
     int oom;
 };
 
+/* Empties w (keeping its memory) and clears oom. */
 void tv_wbuf_reset(struct tv_wbuf *w);
+
+/* Frees w's memory; w is then empty and may be used again. */
 void tv_wbuf_free(struct tv_wbuf *w);
+
+/*
+ * Append n bytes, or one big-endian integer.  On allocation failure oom is
+ * set and later appends do nothing; callers check oom once at the end.
+ */
 void tv_wbuf_put(struct tv_wbuf *w, const void *p, size_t n);
 void tv_wbuf_u8(struct tv_wbuf *w, unsigned v);
 void tv_wbuf_u16(struct tv_wbuf *w, unsigned v);
@@ -164,6 +172,8 @@ int tv_key_secret_decode(const void *buf, size_t len,
 int tv_key_version_decode(const void *buf, size_t len,
                           char service[TV_NAME_MAX + 1],
                           char name[TV_NAME_MAX + 1], uint32_t *version);
+
+/* Big-endian integers at p (4 or 8 bytes, no bounds: callers check). */
 uint32_t tv_be32(const unsigned char *p);
 uint64_t tv_be64(const unsigned char *p);
 void tv_put_be32(unsigned char *p, uint32_t v);

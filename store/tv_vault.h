@@ -9,7 +9,9 @@
  * (tv_name_valid, tv_tier_valid); a bad one is TV_EINPUT.  Every mutation
  * is one LMDB write transaction that also appends its audit entry: it
  * lands whole or not at all.  Functions that read or write secrets need an
- * unlocked vault; on a locked one they return TV_EUNLOCK.
+ * unlocked vault; on a locked one they return TV_EUNLOCK.  A struct
+ * tv_vault is used by one thread at a time; processes may share a vault
+ * (LMDB serialises their writes).
  */
 #ifndef TV_VAULT_H
 #define TV_VAULT_H

@@ -60,6 +60,8 @@ enum tv_status tv_need_unlocked(struct tv_vault *v, struct tv_error *err);
  */
 enum tv_status tv_txn_write(struct tv_vault *v, size_t grow, MDB_txn **txn,
                             struct tv_error *err);
+
+/* Begins a read transaction; the caller aborts it when done. */
 enum tv_status tv_txn_read(struct tv_vault *v, MDB_txn **txn,
                            struct tv_error *err);
 
