@@ -248,19 +248,21 @@ forward_signal(int sig)
 }
 
 struct saved_signals {
-    struct sigaction intr, quit, term;
+    struct sigaction intr, quit, term, chld;
     sigset_t mask;
 };
 
 /*
  * While the child runs: SIGINT and SIGQUIT are the child's (the terminal
  * sends them to both), SIGTERM is passed on to it.  SIGTERM stays blocked
- * until the child's pid is known, so that none is lost.
+ * until the child's pid is known, so that none is lost.  SIGCHLD is set to
+ * its default: ignored (as a parent may leave it), the child would be
+ * reaped by the kernel and its exit status lost.
  */
 static void
 signals_for_wait(struct saved_signals *s)
 {
-    struct sigaction ign = { 0 }, fwd = { 0 };
+    struct sigaction ign = { 0 }, fwd = { 0 }, dfl = { 0 };
     sigset_t term;
 
     sigemptyset(&term);
@@ -268,9 +270,11 @@ signals_for_wait(struct saved_signals *s)
     sigprocmask(SIG_BLOCK, &term, &s->mask);
     ign.sa_handler = SIG_IGN;
     fwd.sa_handler = forward_signal;
+    dfl.sa_handler = SIG_DFL;
     sigaction(SIGINT, &ign, &s->intr);
     sigaction(SIGQUIT, &ign, &s->quit);
     sigaction(SIGTERM, &fwd, &s->term);
+    sigaction(SIGCHLD, &dfl, &s->chld);
 }
 
 static void
@@ -279,6 +283,7 @@ signals_restore(const struct saved_signals *s)
     sigaction(SIGINT, &s->intr, NULL);
     sigaction(SIGQUIT, &s->quit, NULL);
     sigaction(SIGTERM, &s->term, NULL);
+    sigaction(SIGCHLD, &s->chld, NULL);
     sigprocmask(SIG_SETMASK, &s->mask, NULL);
 }
 
@@ -300,9 +305,14 @@ static int
 wait_child(pid_t pid)
 {
     int status = 0;
+    pid_t got;
 
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+    while ((got = waitpid(pid, &status, 0)) < 0 && errno == EINTR)
         ;
+    if (got < 0) {
+        cli_error("cannot wait for the program: %s", strerror(errno));
+        return 1;
+    }
     if (WIFSIGNALED(status))
         return 128 + WTERMSIG(status);
     return WIFEXITED(status) ? WEXITSTATUS(status) : 1;

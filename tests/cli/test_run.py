@@ -106,6 +106,19 @@ class RunService(TestCase):
         self.assertExit(self.vault.tv("run", "--service", "web", "--",
                                       "false"), 1)
 
+    def test_exit_status_kept_when_sigchld_is_ignored(self):
+        # A parent may start tiervault with SIGCHLD ignored (inherited
+        # across exec); the program's exit status must still come back.
+        def ignore_sigchld():
+            signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+
+        cmd = tvtest.WRAPPER + [tvtest.TIERVAULT, "run", "--service", "web",
+                                "--", "sh", "-c", "exit 7"]
+        p = subprocess.run(cmd, env=self.vault.env, stdin=subprocess.DEVNULL,
+                           capture_output=True, text=True, timeout=60,
+                           preexec_fn=ignore_sigchld)
+        self.assertExit(p, 7)
+
     def test_sigterm_passed_on(self):
         cmd = tvtest.WRAPPER + [tvtest.TIERVAULT, "run", "--service", "web",
                                 "--", "sh", "-c", "echo ready; exec sleep 600"]
