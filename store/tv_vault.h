@@ -22,16 +22,16 @@
 #include "tv_error.h"
 #include "tv_mem.h"
 
-#define TV_FORMAT_VERSION 1
-#define TV_NAME_MAX       128   /* service and secret names, in bytes */
-#define TV_TIER_MAX       32    /* tier tags */
-#define TV_ACTOR_MAX      128   /* "user@host" or "agent" */
-#define TV_NOTE_MAX       512   /* free text attached to a version */
-#define TV_OP_MAX         24    /* audit operation names */
-#define TV_DETAIL_MAX     256   /* audit detail text */
-#define TV_VALUE_MAX      65536 /* bytes of one secret value */
-#define TV_FP_HEXLEN      16    /* fingerprint shown as 16 hex digits */
-#define TV_KEYFILE_LEN    32    /* bytes of a key file */
+#define TV_FORMAT_VERSION  1
+#define TV_NAME_MAX        128   /* service and secret names, in bytes */
+#define TV_TIER_MAX        32    /* tier tags */
+#define TV_ACTOR_MAX       128   /* "user@host" or "agent" */
+#define TV_NOTE_MAX        512   /* free text attached to a version */
+#define TV_OP_MAX          24    /* audit operation names */
+#define TV_DETAIL_MAX      256   /* audit detail text */
+#define TV_VALUE_MAX       65536 /* bytes of one secret value */
+#define TV_FP_HEXLEN       16    /* fingerprint shown as 16 hex digits */
+#define TV_KEYFILE_LEN     32    /* bytes of a key file */
 #define TV_VAULT_ID_HEXLEN 32
 
 struct tv_vault;
@@ -115,9 +115,9 @@ struct tv_audit_entry {
 struct tv_slot_info {
     uint32_t id;
     enum tv_cred_kind kind;
-    enum tv_kdf kdf;             /* passphrase slots */
-    uint64_t opslimit;           /* passphrase slots */
-    uint64_t memlimit;           /* passphrase slots, bytes */
+    enum tv_kdf kdf;   /* passphrase slots */
+    uint64_t opslimit; /* passphrase slots */
+    uint64_t memlimit; /* passphrase slots, bytes */
     int64_t created;
     char key_id[TV_FP_HEXLEN + 1]; /* key-file slots: a short id of the key */
 };
@@ -224,8 +224,7 @@ const char *tv_vault_id(const struct tv_vault *v);
  * appended per item (op put, generate or import).
  */
 enum tv_status tv_vault_put(struct tv_vault *v, const struct tv_put *items,
-                            size_t n, uint32_t *versions,
-                            struct tv_error *err);
+                            size_t n, uint32_t *versions, struct tv_error *err);
 
 /*
  * Decrypts version `version` of service/name (0: the current one) into
@@ -237,8 +236,7 @@ enum tv_status tv_vault_put(struct tv_vault *v, const struct tv_put *items,
 enum tv_status tv_vault_get(struct tv_vault *v, const char *service,
                             const char *name, uint32_t version,
                             struct tv_secret **value,
-                            struct tv_version_info *info,
-                            struct tv_error *err);
+                            struct tv_version_info *info, struct tv_error *err);
 
 /* The current record of service/name, without decrypting the value. */
 enum tv_status tv_vault_stat(struct tv_vault *v, const char *service,
@@ -253,16 +251,15 @@ enum tv_status tv_vault_stat(struct tv_vault *v, const char *service,
  */
 enum tv_status tv_vault_list(struct tv_vault *v, const char *service,
                              const char *tier, int include_deleted,
-                             tv_record_cb cb, void *ctx,
-                             struct tv_error *err);
+                             tv_record_cb cb, void *ctx, struct tv_error *err);
 
 /*
  * Calls cb for every version of service/name, oldest first; each version's
  * MAC is checked.  TV_ENOTFOUND when there is no such secret.
  */
 enum tv_status tv_vault_history(struct tv_vault *v, const char *service,
-                                const char *name, tv_version_cb cb,
-                                void *ctx, struct tv_error *err);
+                                const char *name, tv_version_cb cb, void *ctx,
+                                struct tv_error *err);
 
 /*
  * Deletes service/name by appending a tombstone version (kept in history).
@@ -327,9 +324,8 @@ enum tv_status tv_vault_slots(struct tv_vault *v, tv_slot_cb cb, void *ctx,
  * its id (ids are never reused).  TV_EEXIST when a key file is already
  * enrolled.  Audited as "keys-add".  Needs an unlocked vault.
  */
-enum tv_status tv_vault_slot_add(struct tv_vault *v,
-                                 const struct tv_cred *cred, uint32_t *id,
-                                 struct tv_error *err);
+enum tv_status tv_vault_slot_add(struct tv_vault *v, const struct tv_cred *cred,
+                                 uint32_t *id, struct tv_error *err);
 
 /* Removes a keyslot (audited as "keys-rm").  TV_ENOTFOUND, or TV_ELAST
  * for the last one.  Needs an unlocked vault. */
