@@ -3,6 +3,7 @@
  * codes.  Only this file prints results (stdout) and decides the exit
  * code; everything else reports through enum tv_status and log.h.
  */
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -445,6 +446,11 @@ main(int argc, char **argv)
         fprintf(stderr, "tiervault-agent: %s\n", err.msg);
         return 1;
     }
+    /*
+     * SIGCHLD inherited as ignored makes the kernel reap our children: the
+     * exit status of TIERVAULT_PASSPHRASE_COMMAND would be lost.
+     */
+    signal(SIGCHLD, SIG_DFL);
     rc = parse_args(argc, argv, &o);
     if (rc >= 0)
         return rc;

@@ -248,21 +248,19 @@ forward_signal(int sig)
 }
 
 struct saved_signals {
-    struct sigaction intr, quit, term, chld;
+    struct sigaction intr, quit, term;
     sigset_t mask;
 };
 
 /*
  * While the child runs: SIGINT and SIGQUIT are the child's (the terminal
  * sends them to both), SIGTERM is passed on to it.  SIGTERM stays blocked
- * until the child's pid is known, so that none is lost.  SIGCHLD is set to
- * its default: ignored (as a parent may leave it), the child would be
- * reaped by the kernel and its exit status lost.
+ * until the child's pid is known, so that none is lost.
  */
 static void
 signals_for_wait(struct saved_signals *s)
 {
-    struct sigaction ign = { 0 }, fwd = { 0 }, dfl = { 0 };
+    struct sigaction ign = { 0 }, fwd = { 0 };
     sigset_t term;
 
     sigemptyset(&term);
@@ -270,11 +268,9 @@ signals_for_wait(struct saved_signals *s)
     sigprocmask(SIG_BLOCK, &term, &s->mask);
     ign.sa_handler = SIG_IGN;
     fwd.sa_handler = forward_signal;
-    dfl.sa_handler = SIG_DFL;
     sigaction(SIGINT, &ign, &s->intr);
     sigaction(SIGQUIT, &ign, &s->quit);
     sigaction(SIGTERM, &fwd, &s->term);
-    sigaction(SIGCHLD, &dfl, &s->chld);
 }
 
 static void
@@ -283,7 +279,6 @@ signals_restore(const struct saved_signals *s)
     sigaction(SIGINT, &s->intr, NULL);
     sigaction(SIGQUIT, &s->quit, NULL);
     sigaction(SIGTERM, &s->term, NULL);
-    sigaction(SIGCHLD, &s->chld, NULL);
     sigprocmask(SIG_SETMASK, &s->mask, NULL);
 }
 

@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -175,6 +176,12 @@ main(int argc, char **argv)
         fprintf(stderr, "tiervault: %s\n", err.msg);
         return 1;
     }
+    /*
+     * SIGCHLD inherited as ignored makes the kernel reap our children:
+     * the exit status of TIERVAULT_PASSPHRASE_COMMAND and of run's
+     * program would be lost.
+     */
+    signal(SIGCHLD, SIG_DFL);
     cli_json_init();
     cli_msg_init(0, color && isatty(STDERR_FILENO));
     i = parse_global(argc, argv, &c, &vault, &rc);

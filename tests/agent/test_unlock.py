@@ -3,6 +3,7 @@ same order, and says so with exit code 3 when none opens it."""
 
 import json
 import os
+import signal
 import subprocess
 
 import agentlib
@@ -72,6 +73,20 @@ class Unlock(tvtest.TestCase):
         self.assertIn("TIERVAULT_PASSPHRASE_COMMAND=", child_env)
         self.assertNoSecret(agentlib.TOKEN, child_env)
         self.assertNotIn("CLOUDFLARE_API_TOKEN=", child_env)
+
+    def test_failing_command_is_exit_3_with_sigchld_ignored(self):
+        # A parent may start the agent with SIGCHLD ignored; a command
+        # that prints the right passphrase but fails must still fail.
+        e = dict(self.vault.env)
+        e["TIERVAULT_PASSPHRASE_COMMAND"] = "printf '%%s' '%s'; exit 1" % PASS
+        p = subprocess.run(
+            tvtest.WRAPPER + [tvtest.AGENT, "status", "--policy",
+                              self.policy],
+            env=e, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+            timeout=60,
+            preexec_fn=lambda: signal.signal(signal.SIGCHLD, signal.SIG_IGN))
+        self.assertExit(p, 3)
+        self.assertIn("TIERVAULT_PASSPHRASE_COMMAND failed", p.stderr)
 
     def test_wrong_or_failing_source_is_exit_3(self):
         p = self.status(TIERVAULT_PASSPHRASE="wrong passphrase")

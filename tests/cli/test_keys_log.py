@@ -2,6 +2,8 @@
 
 import json
 import os
+import signal
+import subprocess
 
 import tvtest
 from tvtest import TestCase
@@ -132,6 +134,21 @@ class PassphraseCommandStdin(TestCase):
         p = self.vault.tv("ls", env={"TIERVAULT_KEY_FILE": None,
                                      "TIERVAULT_PASSPHRASE": new})
         self.assertExit(p, 0)
+
+    def test_failing_command_is_unlock_failure_with_sigchld_ignored(self):
+        # A parent may start tiervault with SIGCHLD ignored; a command
+        # that prints the right passphrase but fails must still fail.
+        env = dict(self.vault.env)
+        env.pop("TIERVAULT_KEY_FILE")
+        env["TIERVAULT_PASSPHRASE_COMMAND"] = "printf '%%s' '%s'; exit 1" % (
+            self.pw)
+        p = subprocess.run(
+            tvtest.WRAPPER + [tvtest.TIERVAULT, "ls"], env=env,
+            stdin=subprocess.DEVNULL, capture_output=True, text=True,
+            timeout=60,
+            preexec_fn=lambda: signal.signal(signal.SIGCHLD, signal.SIG_IGN))
+        self.assertExit(p, 3)
+        self.assertIn("TIERVAULT_PASSPHRASE_COMMAND failed", p.stderr)
 
 
 class Log(TestCase):
