@@ -24,24 +24,28 @@ tv_error_set(struct tv_error *err, enum tv_status code, const char *fmt, ...)
 enum tv_status
 tv_error_prefix(struct tv_error *err, const char *fmt, ...)
 {
-    char old[TV_ERROR_MSG_MAX];
-    size_t n, i;
+    char msg[TV_ERROR_MSG_MAX];
+    size_t used, rest;
     va_list ap;
-    int w;
+    int n;
 
     if (err == NULL)
         return TV_OK;
-    memcpy(old, err->msg, sizeof(old));
-    old[sizeof(old) - 1] = '\0';
     va_start(ap, fmt);
-    w = vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+    n = vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    n = w < 0 ? 0 : (size_t)w;
-    /* append ": OLD", truncating at the end of the buffer */
-    for (i = 0; n < sizeof(err->msg) - 1 && (i < 2 || old[i - 2]); i++, n++)
-        err->msg[n] = i == 0 ? ':' : i == 1 ? ' ' : old[i - 2];
-    if (n < sizeof(err->msg))
-        err->msg[n] = '\0';
+    used = n < 0 ? 0 : (size_t)n;
+    if (used > sizeof(msg) - 3)
+        used = sizeof(msg) - 3;
+    memcpy(msg + used, ": ", 2);
+    used += 2;
+    /* The old message goes after the prefix, cut to what still fits. */
+    rest = strnlen(err->msg, sizeof(err->msg));
+    if (rest > sizeof(msg) - 1 - used)
+        rest = sizeof(msg) - 1 - used;
+    memcpy(msg + used, err->msg, rest);
+    msg[used + rest] = '\0';
+    memcpy(err->msg, msg, used + rest + 1);
     return err->code;
 }
 
