@@ -464,10 +464,14 @@ main(int argc, char **argv)
     if (st == TV_OK)
         st = run_command(&a, &o, env_token, &doc, &err);
     print_doc(&o, doc);
-    fflush(stdout);
     if (st != TV_OK)
         tv_log(TV_LOG_ERROR, NULL, NULL, "%s", err.msg);
     rc = tv_status_exit_code(st);
+    /* A result that did not reach stdout is a failure, not success. */
+    if ((fflush(stdout) == EOF || ferror(stdout)) && rc == 0) {
+        tv_log(TV_LOG_ERROR, NULL, NULL, "cannot write to standard output");
+        rc = 1;
+    }
 
     cJSON_Delete(doc);
     tv_cf_free(a.cf);

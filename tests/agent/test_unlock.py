@@ -88,6 +88,18 @@ class Unlock(tvtest.TestCase):
         self.assertExit(p, 3)
         self.assertIn("TIERVAULT_PASSPHRASE_COMMAND failed", p.stderr)
 
+    def test_result_not_written_is_exit_1(self):
+        e = dict(self.vault.env)
+        e["TIERVAULT_PASSPHRASE"] = PASS
+        with open("/dev/full", "w") as full:
+            p = subprocess.run(
+                tvtest.WRAPPER + [tvtest.AGENT, "status", "--policy",
+                                  self.policy],
+                env=e, stdin=subprocess.DEVNULL, stdout=full,
+                stderr=subprocess.PIPE, text=True, timeout=60)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn("cannot write to standard output", p.stderr)
+
     def test_wrong_or_failing_source_is_exit_3(self):
         p = self.status(TIERVAULT_PASSPHRASE="wrong passphrase")
         self.assertExit(p, 3)
