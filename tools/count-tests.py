@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
-"""Reads meson's test logs in the build directories given and prints the
-totals as the single line "N passed, N failed" (skipped tests are neither).
-Exits 1 when any test failed or no test ran."""
+"""Reads meson's test logs in the build directories given (testlog.json
+and one testlog-SETUP.json per test setup run) and prints the totals as
+the single line "N passed, N failed" (skipped tests are neither).  Exits 1
+when any test failed or no test ran."""
 
+import glob
 import json
 import os
 import sys
@@ -13,8 +15,13 @@ FAIL = {"FAIL", "TIMEOUT", "ERROR", "UNEXPECTEDPASS"}
 
 def main(dirs):
     passed = failed = 0
+    paths = []
     for d in dirs:
-        path = os.path.join(d, "meson-logs", "testlog.json")
+        found = sorted(glob.glob(os.path.join(d, "meson-logs",
+                                              "testlog*.json")))
+        paths.extend(found or [os.path.join(d, "meson-logs",
+                                            "testlog.json")])
+    for path in paths:
         try:
             with open(path) as f:
                 for line in f:
