@@ -365,6 +365,43 @@ env_open(struct tv_vault *v, unsigned flags, struct tv_error *err)
     return TV_OK;
 }
 
+/*
+ * A data.mdb shorter than the pages its newest meta page counts (a
+ * truncated copy or disk) would fault with SIGBUS on the first read of a
+ * missing page: LMDB maps the file and never checks.  mdb_env_open reads
+ * only the two meta pages, so the size is checked right after it, before
+ * any transaction touches the map.
+ */
+static enum tv_status
+env_check_size(struct tv_vault *v, struct tv_error *err)
+{
+    MDB_envinfo info;
+    MDB_stat ms;
+    struct stat sb;
+    mdb_filehandle_t fd;
+    int rc;
+
+    rc = mdb_env_info(v->env, &info);
+    if (rc == 0)
+        rc = mdb_env_stat(v->env, &ms);
+    if (rc == 0)
+        rc = mdb_env_get_fd(v->env, &fd);
+    if (rc == 0 && fstat(fd, &sb) == -1)
+        rc = errno;
+    if (rc != 0)
+        return tv_mdb_error(v, rc, "inspect data.mdb", err);
+    if (ms.ms_psize == 0 || info.me_last_pgno >= SIZE_MAX / ms.ms_psize ||
+        (unsigned long long)sb.st_size <
+            (unsigned long long)(info.me_last_pgno + 1) * ms.ms_psize)
+        return tv_error_set(err, TV_EFORMAT,
+                            "vault '%s': data.mdb is truncated (%lld bytes, "
+                            "its pages need %llu); restore it from a backup",
+                            v->dir, (long long)sb.st_size,
+                            (unsigned long long)(info.me_last_pgno + 1) *
+                                ms.ms_psize);
+    return TV_OK;
+}
+
 /* Opens read-write, else read-only (a read-only mount or file). */
 static enum tv_status
 env_open_existing(struct tv_vault *v, struct tv_error *err)
@@ -372,15 +409,17 @@ env_open_existing(struct tv_vault *v, struct tv_error *err)
     enum tv_status st;
 
     st = env_open(v, 0, err);
-    if (st != TV_ERDONLY)
-        return st;
-    v->rdonly = 1;
-    st = env_open(v, MDB_RDONLY, err);
-    if (st != TV_ERDONLY)
-        return st;
+    if (st == TV_ERDONLY) {
+        v->rdonly = 1;
+        st = env_open(v, MDB_RDONLY, err);
+    }
     /* the lock file cannot be opened for writing either: read without
      * reader locks, which is safe as long as nobody writes meanwhile */
-    return env_open(v, MDB_RDONLY | MDB_NOLOCK, err);
+    if (st == TV_ERDONLY)
+        st = env_open(v, MDB_RDONLY | MDB_NOLOCK, err);
+    if (st == TV_OK)
+        st = env_check_size(v, err);
+    return st;
 }
 
 static enum tv_status

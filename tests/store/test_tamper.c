@@ -364,6 +364,39 @@ test_unknown_format(void **state)
     fixture_free(&f);
 }
 
+/*
+ * A data.mdb cut short of the pages its meta page counts is refused at
+ * open with a message, instead of faulting (SIGBUS) on the first read of
+ * a page past the end of the file.
+ */
+static void
+test_truncated_file(void **state)
+{
+    struct fixture f;
+    char file[340];
+    struct stat sb;
+    off_t cut;
+    int i;
+
+    (void)state;
+    fixture_vault(&f);
+    for (i = 0; i < 40; i++) {
+        char name[16];
+
+        snprintf(name, sizeof(name), "K%d", i);
+        put_str(f.v, "svc", name, "core", "a value of some length");
+    }
+    fixture_close_vault(&f);
+    snprintf(file, sizeof(file), "%s/data.mdb", f.vault);
+    assert_int_equal(stat(file, &sb), 0);
+    assert_true(sb.st_size > 4 * 4096);
+    for (cut = sb.st_size - 1; cut >= 2 * 4096; cut -= 4096 + 1) {
+        assert_int_equal(truncate(file, cut), 0);
+        expect_open(f.vault, TV_EFORMAT, "data.mdb is truncated");
+    }
+    fixture_free(&f);
+}
+
 /* The value is never written in clear, in any version or in a backup. */
 static void
 test_canary_not_stored(void **state)
@@ -410,6 +443,7 @@ main(void)
         cmocka_unit_test(test_init_refusals),
         cmocka_unit_test(test_unknown_format),
         cmocka_unit_test(test_canary_not_stored),
+        cmocka_unit_test(test_truncated_file),
     };
 
     if (sodium_init() < 0)
