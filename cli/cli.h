@@ -15,6 +15,7 @@
 #include "opts.h"
 #include "tv_error.h"
 #include "tv_mem.h"
+#include "tv_unlock.h"
 #include "tv_vault.h"
 
 struct tv_cli {
@@ -55,11 +56,12 @@ int cli_misuse(const char *usage, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 /*
- * Opens the vault of c and unlocks it from the first unlock source found:
- * TIERVAULT_KEY_FILE, TIERVAULT_PASSPHRASE_FILE,
+ * Opens the vault of c and unlocks it from the first unlock source found
+ * (tv_vault_open_unlocked): TIERVAULT_KEY_FILE, TIERVAULT_PASSPHRASE_FILE,
  * TIERVAULT_PASSPHRASE_COMMAND, TIERVAULT_PASSPHRASE, a terminal prompt.
- * Sets the vault's actor to c->actor.  Returns an exit code (0 on success,
- * *out then owned by the caller) and prints the error otherwise.
+ * Sets the vault's actor to c->actor; warns when the passphrase file is
+ * open to others.  Returns an exit code (0 on success, *out then owned by
+ * the caller; 3 when it cannot be unlocked) and prints the error otherwise.
  */
 int cli_open_vault(struct tv_cli *c, struct tv_vault **out);
 
@@ -87,27 +89,14 @@ int cli_open_locked(struct tv_cli *c, struct tv_vault **out);
  * use_env the sources TIERVAULT_PASSPHRASE_FILE, _COMMAND and
  * TIERVAULT_PASSPHRASE come first; then, with use_stdin, standard input
  * when it is not a terminal (one trailing newline dropped); else the
- * terminal prompts twice without echo (a mismatch is refused).  An empty
- * passphrase is refused.
- * TV_EUNLOCK when there is no source, saying which to use; *out is the
- * caller's on TV_OK.
+ * terminal prompts twice without echo (tv_tty_secret; a mismatch is
+ * refused).  Warns when the passphrase file is open to others.  An empty
+ * passphrase is refused (TV_EINPUT).  TV_EUNLOCK when there is no source,
+ * saying which to use; the codes of tv_passphrase_from_env and
+ * tv_tty_secret otherwise.  *out is the caller's on TV_OK.
  */
 enum tv_status cli_new_passphrase(int use_env, int use_stdin,
                                   struct tv_secret **out, struct tv_error *err);
-
-/*
- * Prompts on the terminal (/dev/tty) without echo and reads one line into
- * *out (caller frees); with confirm prompts again and refuses a mismatch
- * (TV_EINPUT).  TV_EIO when there is no terminal.
- */
-enum tv_status cli_tty_secret(const char *prompt, int confirm,
-                              struct tv_secret **out, struct tv_error *err);
-
-/*
- * 1 when the user is at a terminal: standard input or standard error is
- * one, and the controlling terminal /dev/tty can be opened.
- */
-int cli_have_tty(void);
 
 /*
  * The key of a --key-file PATH for init and keys add: a new random key

@@ -67,7 +67,7 @@ read_value(const char *service, const char *name, struct tv_secret **out,
 
     if (isatty(STDIN_FILENO)) {
         snprintf(prompt, sizeof(prompt), "value for '%s/%s': ", service, name);
-        st = cli_tty_secret(prompt, 1, out, err);
+        st = tv_tty_secret(prompt, 1, out, err);
         if (st == TV_OK && (*out)->len == 0) {
             tv_secret_free(*out);
             *out = NULL;

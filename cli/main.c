@@ -73,26 +73,15 @@ nonempty_env(const char *name)
 }
 
 /*
- * --vault, else $TIERVAULT_VAULT, else the XDG data directory; NULL when
- * there is none (cli_open_locked and init say so).
+ * The vault location (tv_vault_dir_resolve); NULL when there is none
+ * (cli_open_locked and init say so).
  */
 static const char *
 resolve_vault(const char *opt, char *out, size_t len)
 {
-    const char *v, *home;
-    int n;
+    struct tv_error ignored;
 
-    if (opt != NULL)
-        n = snprintf(out, len, "%s", opt);
-    else if ((v = nonempty_env("TIERVAULT_VAULT")) != NULL)
-        n = snprintf(out, len, "%s", v);
-    else if ((v = nonempty_env("XDG_DATA_HOME")) != NULL && v[0] == '/')
-        n = snprintf(out, len, "%s/tiervault", v);
-    else if ((home = nonempty_env("HOME")) != NULL)
-        n = snprintf(out, len, "%s/.local/share/tiervault", home);
-    else
-        return NULL;
-    if (n <= 0 || (size_t)n >= len)
+    if (tv_vault_dir_resolve(opt, out, len, &ignored) != TV_OK)
         return NULL;
     return out;
 }
