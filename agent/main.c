@@ -415,7 +415,7 @@ setup(struct tv_agent *a, struct tv_policy **policy, const struct options *o,
     a->policy = *policy;
     st = pick_account(a, err);
     if (st == TV_OK)
-        st = tv_agent_vault_dir(o->vault, dir, sizeof(dir), err);
+        st = tv_vault_dir_resolve(o->vault, dir, sizeof(dir), err);
     if (st == TV_OK)
         st = tv_agent_open_vault(dir, &a->vault, err);
     if (st == TV_OK && o->cmd == CMD_ROLLOUT)

@@ -1,7 +1,8 @@
 /*
- * test_agent_unit.c - cmocka tests of the agent's pure parts: where the
- * vault is, the rollout state in a real vault, and the plan's decisions
- * (what is added, changed, the same, removed, missing or absent).
+ * test_agent_unit.c - cmocka tests of the agent's pure parts: the
+ * rollout state in a real vault, and the plan's decisions (what is
+ * added, changed, the same, removed, missing or absent).  Where the vault
+ * is: tests/store/test_unlock.c.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -19,7 +20,6 @@
 #include "tv_mem.h"
 #include "tv_policy.h"
 #include "tv_vault.h"
-#include "unlock.h"
 
 #define ACCOUNT "0123456789abcdef0123456789abcdef"
 
@@ -96,32 +96,6 @@ teardown(void **state)
     assert_int_equal(system(cmd), 0);
     free(f);
     return 0;
-}
-
-static void
-vault_dir_order(void **state)
-{
-    struct tv_error err;
-    char buf[256];
-
-    (void)state;
-    setenv("TIERVAULT_VAULT", "/env/vault", 1);
-    setenv("XDG_DATA_HOME", "/xdg", 1);
-    setenv("HOME", "/home/u", 1);
-    assert_int_equal(tv_agent_vault_dir("/opt", buf, sizeof(buf), &err), TV_OK);
-    assert_string_equal(buf, "/opt");
-    assert_int_equal(tv_agent_vault_dir(NULL, buf, sizeof(buf), &err), TV_OK);
-    assert_string_equal(buf, "/env/vault");
-    unsetenv("TIERVAULT_VAULT");
-    assert_int_equal(tv_agent_vault_dir(NULL, buf, sizeof(buf), &err), TV_OK);
-    assert_string_equal(buf, "/xdg/tiervault");
-    unsetenv("XDG_DATA_HOME");
-    assert_int_equal(tv_agent_vault_dir(NULL, buf, sizeof(buf), &err), TV_OK);
-    assert_string_equal(buf, "/home/u/.local/share/tiervault");
-    unsetenv("HOME");
-    assert_int_equal(tv_agent_vault_dir(NULL, buf, sizeof(buf), &err),
-                     TV_EUSAGE);
-    assert_int_equal(tv_agent_vault_dir("/x", buf, 2, &err), TV_EUSAGE);
 }
 
 static void
@@ -293,7 +267,6 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(vault_dir_order),
         cmocka_unit_test_setup_teardown(state_round_trip, setup, teardown),
         cmocka_unit_test_setup_teardown(state_refuses_unknown_format, setup,
                                         teardown),
