@@ -309,7 +309,14 @@ pass_from_command(const char *cmd, struct tv_secret **out, struct tv_error *err)
         return tv_error_set(err, TV_EIO, "cannot fork: %s", strerror(errno));
     }
     if (pid == 0) {
-        if (dup2(fds[1], STDOUT_FILENO) < 0)
+        /*
+         * Standard input may carry a secret piped to tiervault: the
+         * command gets /dev/null instead (a pinentry uses the terminal).
+         */
+        int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+        if (null < 0 || dup2(null, STDIN_FILENO) < 0 ||
+            dup2(fds[1], STDOUT_FILENO) < 0)
             _exit(127);
         execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
         _exit(127);

@@ -94,8 +94,8 @@ class Keys(TestCase):
 
 
 class PassphraseCommandStdin(TestCase):
-    """TIERVAULT_PASSPHRASE_COMMAND inherits standard input; a value or a
-    new passphrase piped into tiervault must not reach it."""
+    """A value or a new passphrase piped into tiervault must not reach
+    TIERVAULT_PASSPHRASE_COMMAND, which reads /dev/null as its input."""
 
     def setUp(self):
         super().setUp()
@@ -124,6 +124,15 @@ class PassphraseCommandStdin(TestCase):
         p = self.vault.tv("get", "api", "K")
         self.assertExit(p, 0)
         self.assertEqual(p.stdout, value + "\n")
+
+    def test_command_reads_nothing_from_tiervaults_stdin(self):
+        piped = tvtest.canary("piped")
+        self.vault.put("api", "K", "v")
+        p = self.vault.tv("get", "api", "K", input=piped + "\n",
+                          env=self.env)
+        self.assertExit(p, 0)
+        self.assertEqual(p.stdout, "v\n")
+        self.assertEqual(self.seen_text(), "")
 
     def test_keys_add_passphrase_not_seen_by_the_command(self):
         new = tvtest.canary("newpw")
