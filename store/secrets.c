@@ -544,6 +544,30 @@ struct list_walk {
     void *ctx;
 };
 
+enum tv_status
+tv_secret_entry_decode(struct tv_vault *v, const MDB_val *k, const MDB_val *d,
+                       char service[TV_NAME_MAX + 1],
+                       char name[TV_NAME_MAX + 1], struct tv_rec_secret *rec,
+                       struct tv_error *err)
+{
+    size_t blen;
+
+    if (tv_key_secret_decode(k->mv_data, k->mv_size, service, name) != 0)
+        return tv_error_set(err, TV_EFORMAT,
+                            "vault '%s': a secret's key does not parse",
+                            v->dir);
+    if (tv_rec_secret_decode(d->mv_data, d->mv_size, rec, &blen) != 0)
+        return tv_error_set(err, TV_EFORMAT,
+                            "'%s/%s': stored record does not parse", service,
+                            name);
+    if (!tv_rec_check(TV_KEYS(v), TV_DB_SECRETS, k->mv_data, k->mv_size,
+                      d->mv_data, blen))
+        return tv_error_set(err, TV_EINTEGRITY,
+                            "'%s/%s': stored record was altered", service,
+                            name);
+    return TV_OK;
+}
+
 /* Checks one listed record and passes it to cb when it matches. */
 static enum tv_status
 list_one(struct tv_vault *v, const MDB_val *k, const MDB_val *d, void *ctx,
@@ -553,21 +577,11 @@ list_one(struct tv_vault *v, const MDB_val *k, const MDB_val *d, void *ctx,
     const struct list_walk *w = ctx;
     struct tv_record_info info;
     struct tv_rec_secret rec;
-    size_t blen;
+    enum tv_status st;
 
-    if (tv_key_secret_decode(k->mv_data, k->mv_size, service, name) != 0)
-        return tv_error_set(err, TV_EFORMAT,
-                            "vault '%s': a secret's key does not parse",
-                            v->dir);
-    if (tv_rec_secret_decode(d->mv_data, d->mv_size, &rec, &blen) != 0)
-        return tv_error_set(err, TV_EFORMAT,
-                            "'%s/%s': stored record does not parse", service,
-                            name);
-    if (!tv_rec_check(TV_KEYS(v), TV_DB_SECRETS, k->mv_data, k->mv_size,
-                      d->mv_data, blen))
-        return tv_error_set(err, TV_EINTEGRITY,
-                            "'%s/%s': stored record was altered", service,
-                            name);
+    st = tv_secret_entry_decode(v, k, d, service, name, &rec, err);
+    if (st != TV_OK)
+        return st;
     if ((w->tier != NULL && strcmp(w->tier, rec.tier) != 0) ||
         (rec.deleted && !w->include_deleted))
         return TV_OK;

@@ -296,18 +296,25 @@ enum tv_status tv_vault_log(struct tv_vault *v, tv_audit_cb cb, void *ctx,
                             struct tv_error *err);
 
 /*
- * Verifies the whole audit chain and its recorded head.  On success
- * *count (may be NULL) is the number of entries.  A broken chain is
- * TV_EINTEGRITY with *bad_seq (may be NULL) the first entry that does not
- * verify, named in the message as well.
+ * Verifies the whole audit chain and its recorded head, then checks every
+ * secret's record against the last put/generate/import/rm/rollback entry
+ * naming it (version, fingerprint, deleted or not; a record the log says
+ * exists must exist).  On success *count (may be NULL) is the number of
+ * entries.  A broken chain is TV_EINTEGRITY with *bad_seq (may be NULL)
+ * the first entry that does not verify, named in the message as well; a
+ * record that disagrees with the log is TV_EINTEGRITY naming the secret,
+ * *bad_seq 0.  TV_EFORMAT for an entry or record that does not parse,
+ * TV_EUNLOCK when locked, TV_ENOMEM.
  */
 enum tv_status tv_vault_log_verify(struct tv_vault *v, uint64_t *count,
                                    uint64_t *bad_seq, struct tv_error *err);
 
 /*
  * Appends an audit entry that records something other than a secret
- * mutation (the agent's "tier-verified", "rollback", ...).  Any string
- * argument may be NULL.  Never pass a value as detail.
+ * mutation (the agent's "tier-verified", "tier-rolled-back", ...).  Any
+ * string argument may be NULL.  Never pass a value as detail.  The ops
+ * the vault records itself (put, generate, import, rm, rollback) are
+ * TV_EINPUT: tv_vault_log_verify holds the records to them.
  */
 enum tv_status tv_vault_audit(struct tv_vault *v, const char *op,
                               const char *service, const char *name,

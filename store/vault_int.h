@@ -122,6 +122,18 @@ enum tv_status tv_audit_append(struct tv_vault *v, MDB_txn *txn,
                                uint32_t version, const char *fp,
                                const char *detail, struct tv_error *err);
 
+/*
+ * Decodes the "secrets" entry k/d into service, name and rec and checks
+ * its MAC: TV_EFORMAT when the key or record does not parse,
+ * TV_EINTEGRITY when the MAC does not hold, each naming the secret.
+ */
+enum tv_status tv_secret_entry_decode(struct tv_vault *v, const MDB_val *k,
+                                      const MDB_val *d,
+                                      char service[TV_NAME_MAX + 1],
+                                      char name[TV_NAME_MAX + 1],
+                                      struct tv_rec_secret *rec,
+                                      struct tv_error *err);
+
 /* Fills the caller-visible slot info from a decoded slot. */
 void tv_slot_info_fill(struct tv_slot_info *out, uint32_t id,
                        const struct tv_rec_slot *s);

@@ -214,6 +214,112 @@ test_head_rolled_back(void **state)
     fixture_free(&f);
 }
 
+/* Reopens and verifies, expecting a record to disagree with the log. */
+static void
+expect_disagree(struct fixture *f, const char *msg)
+{
+    struct tv_error err = { 0 };
+    uint64_t bad = 7;
+
+    fixture_reopen(f);
+    assert_int_equal(tv_vault_log_verify(f->v, NULL, &bad, &err),
+                     TV_EINTEGRITY);
+    /* the chain itself verifies: no entry is named as bad */
+    assert_int_equal(bad, 0);
+    if (strstr(err.msg, msg) == NULL)
+        fail_msg("message '%s' lacks '%s'", err.msg, msg);
+    fixture_close_vault(f);
+}
+
+/* A secret's record removed together with all its versions is noticed. */
+static void
+test_record_and_versions_deleted(void **state)
+{
+    struct fixture f;
+    unsigned char key[300];
+    size_t klen;
+    uint32_t i;
+
+    (void)state;
+    fixture_vault(&f);
+    put_str(f.v, "svc", "OTHER", "core", "o");
+    for (i = 0; i < 3; i++)
+        put_str(f.v, "svc", "TOKEN", "core", "t");
+    put_str(f.v, "web", "KEY", "core", "k");
+    fixture_close_vault(&f);
+
+    raw_del(f.vault, "secrets", "svc\0TOKEN", 9);
+    for (i = 1; i <= 3; i++) {
+        klen = version_key(key, "svc", "TOKEN", i);
+        raw_del(f.vault, "versions", key, klen);
+    }
+    expect_disagree(&f, "'svc/TOKEN': record missing but the audit log has "
+                        "version 3 (entry 5)");
+    fixture_free(&f);
+}
+
+/* An older copy of a record (its MAC still valid) put back is noticed. */
+static void
+test_record_rolled_back(void **state)
+{
+    struct fixture f;
+    struct tv_error err = { 0 };
+    unsigned char *old, *live;
+    size_t olen, llen;
+    uint32_t version;
+
+    (void)state;
+    fixture_vault(&f);
+    put_str(f.v, "svc", "A", "core", "a1");
+    fixture_close_vault(&f);
+    old = raw_get(f.vault, "secrets", "svc\0A", 5, &olen);
+    assert_non_null(old);
+    fixture_reopen(&f);
+    put_str(f.v, "svc", "A", "core", "a2");
+    fixture_close_vault(&f);
+    live = raw_get(f.vault, "secrets", "svc\0A", 5, &llen);
+    assert_non_null(live);
+
+    raw_put(f.vault, "secrets", "svc\0A", 5, old, olen);
+    expect_disagree(&f, "'svc/A': record has version 1 but the audit log has "
+                        "version 2");
+
+    /* a deleted secret's record brought back to life */
+    raw_put(f.vault, "secrets", "svc\0A", 5, live, llen);
+    fixture_reopen(&f);
+    assert_int_equal(tv_vault_rm(f.v, "svc", "A", &version, &err), TV_OK);
+    assert_int_equal(tv_vault_log_verify(f.v, NULL, NULL, &err), TV_OK);
+    fixture_close_vault(&f);
+    raw_put(f.vault, "secrets", "svc\0A", 5, live, llen);
+    expect_disagree(&f, "'svc/A': record has version 2 but the audit log has "
+                        "version 3 (deleted)");
+    free(old);
+    free(live);
+    fixture_free(&f);
+}
+
+/* The operations log verify holds records to cannot be forged. */
+static void
+test_mutation_ops_reserved(void **state)
+{
+    static const char *const ops[] = { "put", "generate", "import", "rm",
+                                       "rollback" };
+    struct fixture f;
+    struct tv_error err = { 0 };
+    size_t i;
+
+    (void)state;
+    fixture_vault(&f);
+    for (i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
+        assert_int_equal(
+            tv_vault_audit(f.v, ops[i], "svc", "A", 1, NULL, NULL, &err),
+            TV_EINPUT);
+        assert_non_null(strstr(err.msg, "recorded by the vault itself"));
+    }
+    assert_int_equal(tv_vault_log_verify(f.v, NULL, NULL, &err), TV_OK);
+    fixture_free(&f);
+}
+
 int
 main(void)
 {
@@ -223,6 +329,9 @@ main(void)
         cmocka_unit_test(test_deleted_entry),
         cmocka_unit_test(test_truncated_tail),
         cmocka_unit_test(test_head_rolled_back),
+        cmocka_unit_test(test_record_and_versions_deleted),
+        cmocka_unit_test(test_record_rolled_back),
+        cmocka_unit_test(test_mutation_ops_reserved),
     };
 
     if (sodium_init() < 0)
