@@ -302,7 +302,10 @@ path_join(const char *dir, const char *name)
     return p;
 }
 
-/* A copy of dir without trailing slashes, so that lstat sees a symlink. */
+/*
+ * A copy of dir without trailing slashes and "/." components, so that
+ * lstat sees a symlink: "link/" and "link/." resolve through it.
+ */
 static char *
 dir_copy(const char *dir)
 {
@@ -312,8 +315,14 @@ dir_copy(const char *dir)
     if (d == NULL)
         return NULL;
     n = strlen(d);
-    while (n > 1 && d[n - 1] == '/')
-        d[--n] = '\0';
+    for (;;) {
+        if (n > 1 && d[n - 1] == '/')
+            d[--n] = '\0';
+        else if (n > 2 && d[n - 1] == '.' && d[n - 2] == '/')
+            d[n -= 2] = '\0';
+        else
+            break;
+    }
     return d;
 }
 

@@ -278,6 +278,10 @@ test_symlinks_and_missing(void **state)
     expect_open(link, TV_EPERM, "symbolic link");
     snprintf(want, sizeof(want), "%s/", link);
     expect_open(want, TV_EPERM, "symbolic link");
+    snprintf(want, sizeof(want), "%s/./", link);
+    expect_open(want, TV_EPERM, "symbolic link");
+    snprintf(want, sizeof(want), "%s/.//.", link);
+    expect_open(want, TV_EPERM, "symbolic link");
 
     snprintf(file, sizeof(file), "%s/data.mdb", f.vault);
     snprintf(moved, sizeof(moved), "%s/elsewhere.mdb", f.root);
