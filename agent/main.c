@@ -399,8 +399,27 @@ run_command(struct tv_agent *a, const struct options *o,
 }
 
 /*
- * Loads the policy, opens the vault and, for rollout, takes the rollout
- * lock into *lock_fd (stays -1 otherwise).
+ * Takes the rollout lock of the vault in dir into *lock_fd before the
+ * vault is unlocked, so that a second rollout is refused before it asks
+ * for a passphrase.  The vault is opened locked first, so the lock file is
+ * only ever made in a real, private vault directory.
+ */
+static enum tv_status
+lock_vault(const char *dir, int *lock_fd, struct tv_error *err)
+{
+    struct tv_vault *v = NULL;
+    enum tv_status st;
+
+    st = tv_vault_open(&v, dir, err);
+    tv_vault_close(v);
+    if (st == TV_OK)
+        st = tv_agent_lock(dir, lock_fd, err);
+    return st;
+}
+
+/*
+ * Loads the policy, takes the rollout lock into *lock_fd for rollout
+ * (stays -1 otherwise), then opens and unlocks the vault.
  */
 static enum tv_status
 setup(struct tv_agent *a, struct tv_policy **policy, const struct options *o,
@@ -416,10 +435,10 @@ setup(struct tv_agent *a, struct tv_policy **policy, const struct options *o,
     st = pick_account(a, err);
     if (st == TV_OK)
         st = tv_vault_dir_resolve(o->vault, dir, sizeof(dir), err);
+    if (st == TV_OK && o->cmd == CMD_ROLLOUT)
+        st = lock_vault(dir, lock_fd, err);
     if (st == TV_OK)
         st = tv_agent_open_vault(dir, &a->vault, err);
-    if (st == TV_OK && o->cmd == CMD_ROLLOUT)
-        st = tv_agent_lock(dir, lock_fd, err);
     if (st != TV_OK)
         return st;
     a->remote = calloc(a->policy->nworkers ? a->policy->nworkers : 1,

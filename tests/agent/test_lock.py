@@ -34,6 +34,20 @@ class RolloutLock(agentlib.AgentTestCase):
         self.assertExit(self.agent("rollout"), 0)
         self.assertAllPushed()
 
+    def test_refused_before_asking_for_the_passphrase(self):
+        fd = os.open(self.lock_path(), os.O_RDWR | os.O_CREAT, 0o600)
+        self.addCleanup(os.close, fd)
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        marker = os.path.join(self.vault.tmp, "asked")
+        env = self.agent_env(
+            TIERVAULT_KEY_FILE=None,
+            TIERVAULT_PASSPHRASE_COMMAND="touch '%s'; echo pw" % marker)
+
+        p = self.agent("rollout", env=env)
+        self.assertExit(p, 1)
+        self.assertIn("another rollout is running", p.stderr)
+        self.assertFalse(os.path.exists(marker))
+
     def test_lock_file_is_private_and_vault_still_opens(self):
         self.assertExit(self.agent("rollout"), 0)
         sb = os.lstat(self.lock_path())
