@@ -130,23 +130,41 @@ unknown_names(struct tv_agent *a, cJSON *doc, struct tv_error *err)
     return st;
 }
 
-enum tv_status
-tv_agent_plan(struct tv_agent *a, cJSON **report, struct tv_error *err)
+/* Builds one tier's document of a report. */
+typedef cJSON *(*tier_doc_fn)(const struct tv_agent *a,
+                              const struct tv_plan_tier *t);
+
+/*
+ * Builds the plan and a report {"tiers": [...]} with one tier_doc per
+ * tier into *report (the caller frees it, also on failure).
+ */
+static enum tv_status
+tiers_report(struct tv_agent *a, tier_doc_fn tier_doc, cJSON **report,
+             struct tv_error *err)
 {
     struct tv_plan *plan = NULL;
     enum tv_status st;
-    cJSON *doc, *tiers;
+    cJSON *tiers;
 
-    *report = doc = cJSON_CreateObject();
-    tiers = doc != NULL ? cJSON_AddArrayToObject(doc, "tiers") : NULL;
+    *report = cJSON_CreateObject();
+    tiers = *report != NULL ? cJSON_AddArrayToObject(*report, "tiers") : NULL;
     if (tiers == NULL)
         return tv_error_set(err, TV_ENOMEM, "out of memory");
     st = tv_plan_build(a->policy, a->vault, a->account, NULL, &plan, err);
     for (size_t i = 0; st == TV_OK && i < plan->ntiers; i++)
-        cJSON_AddItemToArray(tiers, plan_tier_doc(a, &plan->tiers[i]));
-    if (st == TV_OK)
-        st = unknown_names(a, doc, err);
+        cJSON_AddItemToArray(tiers, tier_doc(a, &plan->tiers[i]));
     tv_plan_free(plan);
+    return st;
+}
+
+enum tv_status
+tv_agent_plan(struct tv_agent *a, cJSON **report, struct tv_error *err)
+{
+    enum tv_status st;
+
+    st = tiers_report(a, plan_tier_doc, report, err);
+    if (st == TV_OK)
+        st = unknown_names(a, *report, err);
     return st;
 }
 
@@ -187,17 +205,5 @@ status_tier_doc(const struct tv_agent *a, const struct tv_plan_tier *t)
 enum tv_status
 tv_agent_status(struct tv_agent *a, cJSON **report, struct tv_error *err)
 {
-    struct tv_plan *plan = NULL;
-    enum tv_status st;
-    cJSON *doc, *tiers;
-
-    *report = doc = cJSON_CreateObject();
-    tiers = doc != NULL ? cJSON_AddArrayToObject(doc, "tiers") : NULL;
-    if (tiers == NULL)
-        return tv_error_set(err, TV_ENOMEM, "out of memory");
-    st = tv_plan_build(a->policy, a->vault, a->account, NULL, &plan, err);
-    for (size_t i = 0; st == TV_OK && i < plan->ntiers; i++)
-        cJSON_AddItemToArray(tiers, status_tier_doc(a, &plan->tiers[i]));
-    tv_plan_free(plan);
-    return st;
+    return tiers_report(a, status_tier_doc, report, err);
 }
